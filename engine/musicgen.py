@@ -1,0 +1,209 @@
+"""MusicGen in MLX: T5 text encoder → transformer decoder over EnCodec tokens → EnCodec decoder.
+
+The decoder is laid out for a fast step: q/k/v in one matmul, the per-codebook embeddings in one gather,
+all codebook heads in one matmul, a preallocated KV cache written in place, and cross-attention keys and
+values computed once per prompt.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import mlx.core as mx
+import mlx.nn as nn
+import numpy as np
+
+from . import encodec, t5
+from .config import DecoderConfig, MusicGenConfig
+
+
+@lru_cache(maxsize=8)
+def _sinusoids(num_positions: int, dim: int) -> np.ndarray:
+    """The decoder's positions: phase = pos / 10000^(j/(half-1)), laid out concat[cos, sin] (float32)."""
+    half = dim // 2
+    freqs = np.exp(np.arange(half, dtype=np.float32) * -(math.log(10000) / (half - 1)))
+    angles = np.arange(num_positions, dtype=np.float32)[:, None] * freqs[None, :]
+    table = np.concatenate([np.cos(angles), np.sin(angles)], axis=1)
+    return np.pad(table, ((0, 0), (0, dim % 2))).astype(np.float32)
+
+
+def sinusoids(num_positions: int, dim: int) -> mx.array:
+    return mx.array(_sinusoids(num_positions, dim))
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, dim: int, num_heads: int):
+        super().__init__()
+        self.num_heads, self.scale = num_heads, (dim // num_heads) ** -0.5
+        self.qkv_proj = nn.Linear(dim, 3 * dim, bias=False)
+        self.out_proj = nn.Linear(dim, dim, bias=False)
+
+    def __call__(self, x, cache_k, cache_v, offset, mask):
+        """x [B, T, D]; writes this step's keys/values into the static cache at `offset`."""
+        batch, length, _ = x.shape
+        qkv = self.qkv_proj(x).reshape(batch, length, 3, self.num_heads, -1).transpose(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        cache_k = mx.slice_update(cache_k, k.astype(cache_k.dtype), offset, axes=(2,))
+        cache_v = mx.slice_update(cache_v, v.astype(cache_v.dtype), offset, axes=(2,))
+        out = mx.fast.scaled_dot_product_attention(q, cache_k, cache_v, scale=self.scale, mask=mask)
+        return self.out_proj(out.transpose(0, 2, 1, 3).reshape(batch, length, -1)), cache_k, cache_v
+
+
+class CrossAttention(nn.Module):
+    def __init__(self, dim: int, num_heads: int):
+        super().__init__()
+        self.num_heads, self.scale = num_heads, (dim // num_heads) ** -0.5
+        self.q_proj = nn.Linear(dim, dim, bias=False)
+        self.kv_proj = nn.Linear(dim, 2 * dim, bias=False)
+        self.out_proj = nn.Linear(dim, dim, bias=False)
+
+    def keys_values(self, condition: mx.array):
+        """Once per prompt: condition [B, S, D] → (k, v) each [B, heads, S, head_dim]."""
+        batch, length, _ = condition.shape
+        kv = self.kv_proj(condition).reshape(batch, length, 2, self.num_heads, -1).transpose(2, 0, 3, 1, 4)
+        return kv[0], kv[1]
+
+    def __call__(self, x, k, v, mask):
+        batch, length, _ = x.shape
+        q = self.q_proj(x).reshape(batch, length, self.num_heads, -1).transpose(0, 2, 1, 3)
+        out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
+        return self.out_proj(out.transpose(0, 2, 1, 3).reshape(batch, length, -1))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, cfg: DecoderConfig, cross_attention: bool):
+        super().__init__()
+        dim = cfg.hidden_size
+        self.self_attn_layer_norm = nn.LayerNorm(dim)
+        self.self_attn = SelfAttention(dim, cfg.num_attention_heads)
+        if cross_attention:
+            self.encoder_attn_layer_norm = nn.LayerNorm(dim)
+            self.encoder_attn = CrossAttention(dim, cfg.num_attention_heads)
+        self.final_layer_norm = nn.LayerNorm(dim)
+        self.fc1 = nn.Linear(dim, cfg.ffn_dim, bias=False)
+        self.fc2 = nn.Linear(cfg.ffn_dim, dim, bias=False)
+        self.cross_attention = cross_attention
+
+    def __call__(self, x, cache_k, cache_v, offset, self_mask, cross_k, cross_v, cross_mask):
+        h, cache_k, cache_v = self.self_attn(self.self_attn_layer_norm(x), cache_k, cache_v, offset, self_mask)
+        x = x + h
+        if self.cross_attention:
+            x = x + self.encoder_attn(self.encoder_attn_layer_norm(x), cross_k, cross_v, cross_mask)
+        x = x + self.fc2(nn.gelu(self.fc1(self.final_layer_norm(x))))
+        return x, cache_k, cache_v
+
+
+class Decoder(nn.Module):
+    def __init__(self, cfg: DecoderConfig, cross_attention: bool = True):
+        super().__init__()
+        self.cfg = cfg
+        K, V, D = cfg.num_codebooks, cfg.vocab_size, cfg.hidden_size
+        self.embed = mx.zeros((K * (V + 1), D))  # K tables of V+1 rows (row V is BOS/pad), stacked
+        self.layers = [DecoderLayer(cfg, cross_attention) for _ in range(cfg.num_hidden_layers)]
+        self.layer_norm = nn.LayerNorm(D)
+        self.lm_heads = nn.Linear(D, K * V, bias=False)  # K heads, stacked
+
+    def embed_tokens(self, tokens: mx.array) -> mx.array:
+        """tokens [B, K, T] → summed codebook embeddings [B, T, D]."""
+        K, V = self.cfg.num_codebooks, self.cfg.vocab_size
+        rows = tokens + (mx.arange(K, dtype=tokens.dtype) * (V + 1))[None, :, None]
+        return self.embed[rows].sum(axis=1)
+
+    def __call__(self, x, offset, cache, cross, cross_mask=None):
+        """x [B, T, D] input embeddings (positions added here), offset: int32 array of shape (1,)
+        → (logits [B, K, T, V] float32, new cache). `cache` is a list of (k, v) static arrays per layer,
+        `cross` a list of precomputed cross-attention (k, v) per layer (None for melody models)."""
+        batch, length, _ = x.shape
+        max_len = cache[0][0].shape[2]
+        positions = offset + mx.arange(length)
+        x = x + sinusoids(self.cfg.max_position_embeddings, self.cfg.hidden_size)[positions].astype(x.dtype)
+        self_mask = mx.arange(max_len)[None, :] <= positions[:, None]  # causal over the static cache
+        new_cache = []
+        for layer, (k, v), (ck, cv) in zip(self.layers, cache, cross or [(None, None)] * len(self.layers)):
+            x, k, v = layer(x, k, v, offset, self_mask, ck, cv, cross_mask)
+            new_cache.append((k, v))
+        logits = self.lm_heads(self.layer_norm(x)).astype(mx.float32)
+        K, V = self.cfg.num_codebooks, self.cfg.vocab_size
+        return logits.reshape(batch, length, K, V).transpose(0, 2, 1, 3), new_cache
+
+    def new_cache(self, batch: int, max_len: int, dtype=None) -> list:
+        heads = self.cfg.num_attention_heads
+        shape = (batch, heads, max_len, self.cfg.hidden_size // heads)
+        dtype = dtype or self.layer_norm.weight.dtype
+        return [(mx.zeros(shape, dtype), mx.zeros(shape, dtype)) for _ in self.layers]
+
+
+class MusicGen(nn.Module):
+    def __init__(self, cfg: MusicGenConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.text_encoder = t5.T5Encoder(cfg.text)
+        if cfg.text.d_model != cfg.decoder.hidden_size:
+            self.enc_to_dec_proj = nn.Linear(cfg.text.d_model, cfg.decoder.hidden_size)
+        if cfg.is_melody:
+            self.audio_enc_to_dec_proj = nn.Linear(cfg.num_chroma, cfg.decoder.hidden_size)
+        self.decoder = Decoder(cfg.decoder, cross_attention=not cfg.is_melody)
+        self.audio_encoder = encodec.EncodecModel(cfg.codec)
+
+    def condition(self, input_ids: mx.array, attention_mask: mx.array) -> mx.array:
+        """Text → decoder-sized condition [B, S, D], padded positions zeroed as the reference does."""
+        hidden = self.text_encoder(input_ids, attention_mask)
+        if "enc_to_dec_proj" in self:
+            hidden = self.enc_to_dec_proj(hidden)
+        return hidden * attention_mask[..., None].astype(hidden.dtype)
+
+    def cross_keys_values(self, condition: mx.array) -> list:
+        return [layer.encoder_attn.keys_values(condition) for layer in self.decoder.layers]
+
+
+def sanitize(weights: dict[str, mx.array], cfg: MusicGenConfig) -> dict[str, mx.array]:
+    """Hub (transformers) MusicGen keys → this module tree. Raises KeyError naming a missing tensor."""
+    parts: dict[str, dict[str, mx.array]] = {"text_encoder": {}, "audio_encoder": {}, "decoder": {}}
+    out: dict[str, mx.array] = {}
+    for key, value in weights.items():
+        prefix, _, rest = key.partition(".")
+        if prefix in parts:
+            parts[prefix][rest] = value
+        elif prefix in ("enc_to_dec_proj", "audio_enc_to_dec_proj"):
+            out[key] = value
+    for key, value in t5.sanitize(parts["text_encoder"]).items():
+        out[f"text_encoder.{key}"] = value
+    for key, value in encodec.sanitize(parts["audio_encoder"], cfg.codec).items():
+        out[f"audio_encoder.{key}"] = value
+    for key, value in sanitize_decoder(parts["decoder"], cfg).items():
+        out[f"decoder.{key}"] = value
+    return out
+
+
+def sanitize_decoder(weights: dict[str, mx.array], cfg: MusicGenConfig) -> dict[str, mx.array]:
+    def take(name: str) -> mx.array:
+        if name not in weights:
+            raise KeyError(f"decoder.{name}")
+        return weights[name]
+
+    dc = cfg.decoder
+    base = "model.decoder."
+    out = {
+        "embed": mx.concatenate([take(f"{base}embed_tokens.{k}.weight") for k in range(dc.num_codebooks)]),
+        "lm_heads.weight": mx.concatenate([take(f"lm_heads.{k}.weight") for k in range(dc.num_codebooks)]),
+        "layer_norm.weight": take(f"{base}layer_norm.weight"),
+        "layer_norm.bias": take(f"{base}layer_norm.bias"),
+    }
+    norms = ["self_attn_layer_norm", "final_layer_norm"] + ([] if cfg.is_melody else ["encoder_attn_layer_norm"])
+    for i in range(dc.num_hidden_layers):
+        src, dst = f"{base}layers.{i}.", f"layers.{i}."
+        for norm in norms:
+            for p in ("weight", "bias"):
+                out[f"{dst}{norm}.{p}"] = take(f"{src}{norm}.{p}")
+        qkv = [take(f"{src}self_attn.{n}_proj.weight") for n in "qkv"]
+        out[f"{dst}self_attn.qkv_proj.weight"] = mx.concatenate(qkv)
+        out[f"{dst}self_attn.out_proj.weight"] = take(f"{src}self_attn.out_proj.weight")
+        if not cfg.is_melody:
+            out[f"{dst}encoder_attn.q_proj.weight"] = take(f"{src}encoder_attn.q_proj.weight")
+            kv = [take(f"{src}encoder_attn.{n}_proj.weight") for n in "kv"]
+            out[f"{dst}encoder_attn.kv_proj.weight"] = mx.concatenate(kv)
+            out[f"{dst}encoder_attn.out_proj.weight"] = take(f"{src}encoder_attn.out_proj.weight")
+        out[f"{dst}fc1.weight"] = take(f"{src}fc1.weight")
+        out[f"{dst}fc2.weight"] = take(f"{src}fc2.weight")
+    return out
