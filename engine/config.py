@@ -133,3 +133,26 @@ def from_dict(raw: dict) -> MusicGenConfig:
     decoder.bos_token_id = raw["decoder"].get("decoder_start_token_id", raw["decoder"].get("bos_token_id", 2048))
     is_melody = raw.get("model_type") == "musicgen_melody"
     return MusicGenConfig(text, codec, decoder, is_melody=is_melody, num_chroma=raw.get("num_chroma", 12), raw=raw)
+
+
+# Sizes of Meta's checkpoints (decoder width / layers / heads), for benchmarks and shape checks.
+HUB_SIZES = {"small": (1024, 24, 16), "medium": (1536, 48, 24), "large": (2048, 48, 32)}
+
+
+def hub_config(size: str, stereo: bool = False) -> dict:
+    """A config.json dict shaped like facebook/musicgen-{size} (or -stereo-{size}): t5-base text encoder,
+    the 32 kHz EnCodec, and the decoder of that size."""
+    width, layers, heads = HUB_SIZES[size]
+    return {
+        "model_type": "musicgen",
+        "text_encoder": {"model_type": "t5", "vocab_size": 32128, "d_model": 768, "d_kv": 64, "d_ff": 3072,
+                         "num_layers": 12, "num_heads": 12, "feed_forward_proj": "relu"},
+        "audio_encoder": {"model_type": "encodec", "sampling_rate": 32000, "audio_channels": 1, "hidden_size": 128,
+                          "num_filters": 64, "upsampling_ratios": [8, 5, 4, 4], "codebook_size": 2048,
+                          "target_bandwidths": [2.2], "use_causal_conv": False, "use_conv_shortcut": False,
+                          "num_lstm_layers": 2, "compress": 2, "pad_mode": "reflect"},
+        "decoder": {"model_type": "musicgen_decoder", "vocab_size": 2048, "hidden_size": width,
+                    "num_hidden_layers": layers, "num_attention_heads": heads, "ffn_dim": 4 * width,
+                    "num_codebooks": 8 if stereo else 4, "audio_channels": 2 if stereo else 1,
+                    "max_position_embeddings": 2048, "pad_token_id": 2048, "decoder_start_token_id": 2048},
+    }

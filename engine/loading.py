@@ -102,27 +102,32 @@ def load(name: str, dtype: str = "float32", quantize: int | None = None) -> Load
         raise CheckpointError(f"{folder / 'config.json'}: {e}") from None
     model = MusicGen(cfg)
     converted = raw.get("mg_live")
+    stored_bits = None
     if converted:
         source = folder / "weights.safetensors"
         if not source.exists():
             raise CheckpointError(f"{source}: missing (converted model folder without weights)")
         weights = read_safetensors(source)
-        quantization = converted.get("quantization")
-        if quantization:
-            _quantize(model, quantization["bits"])
-            quantize = quantization["bits"]
-        dtype = converted.get("dtype", dtype) if dtype == "float32" else dtype
+        if converted.get("quantization"):  # stored quantized: build the quantized layers before loading
+            stored_bits = converted["quantization"]["bits"]
+            _quantize(model, stored_bits)
+        if dtype == "float32":
+            dtype = converted.get("dtype", dtype)
     else:
         weights, source = read_folder(folder, _wanted)
+        source = folder / source
         try:
             weights = sanitize(weights, cfg)
         except KeyError as e:
-            raise CheckpointError(f"{folder / source}: missing tensor {e.args[0]}") from None
-    _check(model, weights, folder / str(source))
+            raise CheckpointError(f"{source}: missing tensor {e.args[0]}") from None
+    _check(model, weights, source)
     model.load_weights(list(weights.items()))
     _set_dtype(model, DTYPES[dtype])
-    if quantize and not converted:
+    if quantize and stored_bits and quantize != stored_bits:
+        raise CheckpointError(f"{folder}: stored {stored_bits}-bit; convert from the original to get {quantize}-bit")
+    if quantize and not stored_bits:
         _quantize(model, quantize)
+    quantize = quantize or stored_bits
     mx.eval(model.parameters())
     return Loaded(model, Tokenizer(folder), cfg, folder, dtype, quantize)
 

@@ -1,0 +1,87 @@
+"""`mg-generate`: offline text-to-music to a WAV/FLAC file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .generation import SamplingParams, decode_audio, generate_codes
+from .loading import DTYPES, load
+from .weights import CheckpointError
+
+HORIZON_SECONDS = 30  # the decoder's trained context (1500 frames at 50 frames/s)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="tiny",
+                        help="hub id (facebook/musicgen-small), local folder, converted MLX folder, or tiny")
+    parser.add_argument("--dtype", choices=list(DTYPES), default="float32", help="decoder weight dtype")
+    parser.add_argument("--quantize", type=int, choices=[8, 4], help="quantize the decoder's linear layers")
+
+
+def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    d = SamplingParams()
+    parser.add_argument("--cfg", type=float, default=d.cfg_scale, help="guidance scale (1 disables guidance)")
+    parser.add_argument("--top-k", type=int, default=d.top_k, help="keep the k most likely tokens (1 = greedy, 0 = off)")
+    parser.add_argument("--top-p", type=float, default=d.top_p, help="nucleus sampling mass (0 = off)")
+    parser.add_argument("--temperature", type=float, default=d.temperature)
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def sampling_from(args) -> SamplingParams:
+    return SamplingParams(cfg_scale=args.cfg, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
+
+
+def write_audio(path: Path, audio: np.ndarray, sample_rate: int) -> None:
+    """audio [channels, samples] float32 → WAV/FLAC (format from the extension)."""
+    import soundfile as sf
+
+    subtype = "PCM_24" if path.suffix.lower() == ".flac" else "FLOAT"
+    sf.write(str(path), audio.T, sample_rate, subtype=subtype)  # PCM subtypes clip, FLOAT keeps all
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mg-generate", description="Generate music from a text prompt.")
+    add_model_arguments(parser)
+    parser.add_argument("--prompt", required=True)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--out", type=Path, required=True, help="output .wav or .flac")
+    parser.add_argument("--codes-out", type=Path, help="save codes (batch, codebooks, frames) as .npy")
+    add_sampling_arguments(parser)
+    args = parser.parse_args(argv)
+
+    if args.out.suffix.lower() not in (".wav", ".flac"):
+        parser.error("--out must end in .wav or .flac")
+    if not 0 < args.seconds <= HORIZON_SECONDS:
+        parser.error(f"--seconds must be in (0, {HORIZON_SECONDS}]")
+    try:
+        loaded = load(args.model, args.dtype, args.quantize)
+    except CheckpointError as e:
+        print(f"mg-generate: {e}", file=sys.stderr)
+        return 2
+
+    from tqdm import tqdm
+
+    frames = max(1, round(args.seconds * loaded.config.frames_per_second))
+    steps = frames + max(loaded.config.decoder.delays)
+    start = time.perf_counter()
+    with tqdm(total=steps, unit="step", desc="generating", file=sys.stderr) as bar:
+        codes = generate_codes(loaded.model, loaded.tokenizer, args.prompt, frames, sampling_from(args),
+                               seed=args.seed, progress=bar.update)
+    audio = decode_audio(loaded.model, codes)[0]
+    elapsed = time.perf_counter() - start
+    write_audio(args.out, audio, loaded.config.sample_rate)
+    if args.codes_out:
+        np.save(args.codes_out, codes)
+    seconds = audio.shape[-1] / loaded.config.sample_rate
+    print(f"wrote {args.out}: {seconds:.2f} s, {audio.shape[0]} channel(s), {loaded.config.sample_rate} Hz "
+          f"in {elapsed:.1f} s ({seconds / elapsed:.2f}x real time)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Sampling filters and reproducibility, checked against straightforward numpy definitions."""
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+from engine import generation, loading
+from engine.generation import DelayPattern, SamplingParams, filter_logits
+from engine.config import DecoderConfig
+
+
+def logits(seed=0, shape=(2, 4, 2048)):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32) * 3
+
+
+def kept(x, temperature=1.0, top_k=0, top_p=0.0):
+    out = filter_logits(mx.array(x), mx.array(temperature), mx.array(top_k), mx.array(top_p))
+    return np.isfinite(np.array(out))
+
+
+@pytest.mark.parametrize("k", [1, 5, 250, 2048])
+def test_top_k_keeps_exactly_k(k):
+    x = logits()
+    mask = kept(x, top_k=k)
+    assert (mask.sum(-1) == k).all()
+    kth = -np.sort(-x, axis=-1)[..., k - 1 : k]
+    np.testing.assert_array_equal(mask, x >= kth)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9, 0.99])
+@pytest.mark.parametrize("temperature", [0.7, 1.0, 1.5])
+def test_top_p_keeps_smallest_set_reaching_p(p, temperature):
+    x = logits(1)
+    mask = kept(x, temperature=temperature, top_p=p)
+    z = x.astype(np.float64) / temperature
+    probs = np.exp(z - z.max(-1, keepdims=True))
+    probs /= probs.sum(-1, keepdims=True)
+    mass = np.where(mask, probs, 0).sum(-1)
+    smallest_kept = np.where(mask, probs, np.inf).min(-1)
+    # reaches p, and would not without its least likely member (float32 cumsum: 1e-5 slack)
+    assert (mass >= p - 1e-5).all()
+    assert (mass - smallest_kept < p + 1e-5).all()
+    # and it is a top set: every kept token is at least as likely as every dropped one
+    assert (smallest_kept >= np.where(mask, -np.inf, probs).max(-1)).all()
+
+
+def test_top_k_then_top_p():
+    x = logits(2)
+    both = kept(x, top_k=20, top_p=0.5)
+    assert (both <= kept(x, top_k=20)).all() and (both.sum(-1) >= 1).all()
+
+
+def test_greedy_is_argmax():
+    x = logits(3)
+    mask = kept(x, top_k=1)
+    np.testing.assert_array_equal(mask.argmax(-1), x.argmax(-1))
+    assert (mask.sum(-1) == 1).all()
+
+
+def test_samples_only_kept_tokens():
+    x = mx.array(logits(4, (1, 1, 2048)))
+    filtered = filter_logits(x, mx.array(1.0), mx.array(3), mx.array(0.0))
+    draws = np.array(mx.random.categorical(filtered, num_samples=500, key=mx.random.key(0)))
+    assert set(np.unique(draws)) <= set(np.argsort(-np.array(x)[0, 0])[:3])
+
+
+def test_guidance_formula():
+    x = logits(5, (2, 4, 16))
+    mixed = np.array(generation.guide(mx.array(x), mx.array(3.0), guided=True))
+    np.testing.assert_allclose(mixed, x[1:] + 3.0 * (x[:1] - x[1:]), rtol=1e-6)
+
+
+def test_delay_pattern_round_trip():
+    for channels, codebooks in ((1, 4), (2, 8)):
+        cfg = DecoderConfig(num_codebooks=codebooks, audio_channels=channels)
+        pattern = DelayPattern(cfg)
+        assert list(pattern.delays) == [k // channels for k in range(codebooks)]
+        frames = 6
+        codes = np.random.default_rng(0).integers(0, 2048, (1, codebooks, frames))
+        sequence = np.full((1, codebooks, pattern.steps_for(frames)), -7)
+        for position in range(1, pattern.steps_for(frames) + 1):
+            forced = pattern.forced(position, frames)
+            for k in range(codebooks):
+                f = position - 1 - pattern.delays[k]
+                sequence[0, k, position - 1] = forced[k] if forced[k] >= 0 else codes[0, k, f]
+                assert (forced[k] == -1) == (0 <= f < frames)
+        np.testing.assert_array_equal(pattern.undo(sequence, frames), codes)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return loading.load("tiny")
+
+
+def test_same_seed_same_codes(tiny):
+    params = SamplingParams(top_k=50, temperature=1.2)
+    run = lambda seed: generation.generate_codes(tiny.model, tiny.tokenizer, "lofi piano", 30, params, seed=seed)
+    a, b, c = run(3), run(3), run(4)
+    np.testing.assert_array_equal(a, b)
+    assert (a != c).any()
