@@ -76,10 +76,12 @@ class DelayPattern:
 
 
 class Stepper:
-    """One decoder step at a time over a preallocated KV cache, with CFG and sampling in the same graph."""
+    """One decoder step at a time over a preallocated KV cache. Embedding, all layers, heads, guidance,
+    sampling and the delay-pattern override are one compiled graph with static shapes (`compiled=False`
+    runs the same function eagerly, for checking)."""
 
     def __init__(self, model: MusicGen, condition: mx.array, condition_mask: mx.array, max_positions: int,
-                 guided: bool, seed: int = 0):
+                 guided: bool, seed: int = 0, compiled: bool = True):
         self.model, self.guided = model, guided
         self.decoder = model.decoder
         if guided:  # the unconditional branch: the condition zeroed after enc_to_dec_proj
@@ -91,18 +93,22 @@ class Stepper:
         self.batch = condition.shape[0]
         self.cache = self.decoder.new_cache(self.batch, max_positions)
         self.key = mx.random.key(seed)
+        self._step = mx.compile(self._graph) if compiled else self._graph
+
+    def _graph(self, tokens, offset, cache, cross, cross_mask, params, forced, key):
+        cfg_scale, temperature, top_k, top_p = params
+        rows = mx.concatenate([tokens, tokens]) if self.guided else tokens
+        logits, cache = self.decoder(self.decoder.embed_tokens(rows[:, :, None]), offset, cache, cross, cross_mask)
+        logits = guide(logits[:, :, -1], cfg_scale, self.guided)
+        key, sub = mx.random.split(key)
+        sampled = mx.random.categorical(filter_logits(logits, temperature, top_k, top_p), key=sub)
+        return mx.where(forced >= 0, forced, sampled).astype(mx.int32), cache, key
 
     def __call__(self, tokens: mx.array, position: int, params, forced: np.ndarray) -> mx.array:
         """tokens [b, K] at `position` → tokens [b, K] for position + 1 (lazy: nothing is waited for)."""
-        cfg_scale, temperature, top_k, top_p = params
-        rows = mx.concatenate([tokens, tokens]) if self.guided else tokens
-        x = self.decoder.embed_tokens(rows[:, :, None])
-        logits, self.cache = self.decoder(x, mx.array([position], mx.int32), self.cache, self.cross, self.cross_mask)
-        logits = guide(logits[:, :, -1], cfg_scale, self.guided)
-        self.key, sub = mx.random.split(self.key)
-        sampled = mx.random.categorical(filter_logits(logits, temperature, top_k, top_p), key=sub)
-        forced = mx.array(forced)
-        return mx.where(forced >= 0, forced, sampled).astype(mx.int32)
+        tokens, self.cache, self.key = self._step(tokens, mx.array([position], mx.int32), self.cache, self.cross,
+                                                  self.cross_mask, params, mx.array(forced), self.key)
+        return tokens
 
 
 def encode_prompt(model: MusicGen, tokenizer, prompt: str) -> tuple[mx.array, mx.array]:
@@ -111,14 +117,14 @@ def encode_prompt(model: MusicGen, tokenizer, prompt: str) -> tuple[mx.array, mx
 
 
 def generate_codes(model: MusicGen, tokenizer, prompt: str, num_frames: int, params: SamplingParams,
-                   seed: int = 0, progress=None) -> np.ndarray:
+                   seed: int = 0, progress=None, compiled: bool = True) -> np.ndarray:
     """Offline generation of `num_frames` frames → codes [1, K, num_frames] (delay pattern undone)."""
     cfg = model.cfg.decoder
     pattern = DelayPattern(cfg)
     steps = pattern.steps_for(num_frames)
     condition, mask = encode_prompt(model, tokenizer, prompt)
     guided = params.cfg_scale != 1.0
-    stepper = Stepper(model, condition, mask, steps + 1, guided, seed)
+    stepper = Stepper(model, condition, mask, steps + 1, guided, seed, compiled)
     arrays = params.arrays()
     tokens = mx.full((1, cfg.num_codebooks), cfg.bos_token_id, mx.int32)
     out = []

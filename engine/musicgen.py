@@ -32,6 +32,30 @@ def sinusoids(num_positions: int, dim: int) -> mx.array:
     return mx.array(_sinusoids(num_positions, dim))
 
 
+def split_heads(x: mx.array, parts: int, heads: int) -> mx.array:
+    """[B, T, parts·D] → [parts, B, heads, T, head_dim]. For one step (T = 1) both layouts share memory
+    order, so a reshape does it with no copy kernel."""
+    batch, length, _ = x.shape
+    if length == 1:
+        return x.reshape(batch, parts, heads, 1, -1).transpose(1, 0, 2, 3, 4)
+    return x.reshape(batch, length, parts, heads, -1).transpose(2, 0, 3, 1, 4)
+
+
+def merge_heads(x: mx.array) -> mx.array:
+    """[B, heads, T, head_dim] → [B, T, D] (a reshape when T = 1)."""
+    batch, heads, length, _ = x.shape
+    if length == 1:
+        return x.reshape(batch, 1, -1)
+    return x.transpose(0, 2, 1, 3).reshape(batch, length, -1)
+
+
+def add_linear(x: mx.array, layer: nn.Module, h: mx.array) -> mx.array:
+    """x + layer(h); one fused kernel (addmm) for a plain bias-free linear, the plain sum otherwise."""
+    if type(layer) is nn.Linear and "bias" not in layer:
+        return mx.addmm(x, h, layer.weight.T)
+    return x + layer(h)
+
+
 class SelfAttention(nn.Module):
     def __init__(self, dim: int, num_heads: int):
         super().__init__()
@@ -39,15 +63,13 @@ class SelfAttention(nn.Module):
         self.qkv_proj = nn.Linear(dim, 3 * dim, bias=False)
         self.out_proj = nn.Linear(dim, dim, bias=False)
 
-    def __call__(self, x, cache_k, cache_v, offset, mask):
-        """x [B, T, D]; writes this step's keys/values into the static cache at `offset`."""
-        batch, length, _ = x.shape
-        qkv = self.qkv_proj(x).reshape(batch, length, 3, self.num_heads, -1).transpose(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        cache_k = mx.slice_update(cache_k, k.astype(cache_k.dtype), offset, axes=(2,))
-        cache_v = mx.slice_update(cache_v, v.astype(cache_v.dtype), offset, axes=(2,))
-        out = mx.fast.scaled_dot_product_attention(q, cache_k, cache_v, scale=self.scale, mask=mask)
-        return self.out_proj(out.transpose(0, 2, 1, 3).reshape(batch, length, -1)), cache_k, cache_v
+    def __call__(self, x, kv_cache, offset, mask):
+        """x [B, T, D]; kv_cache [2, B, heads, max_len, head_dim] is written at `offset` in one update.
+        Returns the attention output before out_proj (so the caller can fuse the residual add)."""
+        qkv = split_heads(self.qkv_proj(x), 3, self.num_heads)
+        kv_cache = mx.slice_update(kv_cache, qkv[1:].astype(kv_cache.dtype), offset, axes=(3,))
+        out = mx.fast.scaled_dot_product_attention(qkv[0], kv_cache[0], kv_cache[1], scale=self.scale, mask=mask)
+        return merge_heads(out), kv_cache
 
 
 class CrossAttention(nn.Module):
@@ -58,17 +80,13 @@ class CrossAttention(nn.Module):
         self.kv_proj = nn.Linear(dim, 2 * dim, bias=False)
         self.out_proj = nn.Linear(dim, dim, bias=False)
 
-    def keys_values(self, condition: mx.array):
-        """Once per prompt: condition [B, S, D] → (k, v) each [B, heads, S, head_dim]."""
-        batch, length, _ = condition.shape
-        kv = self.kv_proj(condition).reshape(batch, length, 2, self.num_heads, -1).transpose(2, 0, 3, 1, 4)
-        return kv[0], kv[1]
+    def keys_values(self, condition: mx.array) -> mx.array:
+        """Once per prompt: condition [B, S, D] → keys and values [2, B, heads, S, head_dim]."""
+        return split_heads(self.kv_proj(condition), 2, self.num_heads)
 
-    def __call__(self, x, k, v, mask):
-        batch, length, _ = x.shape
-        q = self.q_proj(x).reshape(batch, length, self.num_heads, -1).transpose(0, 2, 1, 3)
-        out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
-        return self.out_proj(out.transpose(0, 2, 1, 3).reshape(batch, length, -1))
+    def __call__(self, x, kv, mask):
+        q = split_heads(self.q_proj(x), 1, self.num_heads)[0]
+        return merge_heads(mx.fast.scaled_dot_product_attention(q, kv[0], kv[1], scale=self.scale, mask=mask))
 
 
 class DecoderLayer(nn.Module):
@@ -85,13 +103,13 @@ class DecoderLayer(nn.Module):
         self.fc2 = nn.Linear(cfg.ffn_dim, dim, bias=False)
         self.cross_attention = cross_attention
 
-    def __call__(self, x, cache_k, cache_v, offset, self_mask, cross_k, cross_v, cross_mask):
-        h, cache_k, cache_v = self.self_attn(self.self_attn_layer_norm(x), cache_k, cache_v, offset, self_mask)
-        x = x + h
+    def __call__(self, x, kv_cache, offset, self_mask, cross_kv, cross_mask):
+        h, kv_cache = self.self_attn(self.self_attn_layer_norm(x), kv_cache, offset, self_mask)
+        x = add_linear(x, self.self_attn.out_proj, h)
         if self.cross_attention:
-            x = x + self.encoder_attn(self.encoder_attn_layer_norm(x), cross_k, cross_v, cross_mask)
-        x = x + self.fc2(nn.gelu(self.fc1(self.final_layer_norm(x))))
-        return x, cache_k, cache_v
+            h = self.encoder_attn(self.encoder_attn_layer_norm(x), cross_kv, cross_mask)
+            x = add_linear(x, self.encoder_attn.out_proj, h)
+        return add_linear(x, self.fc2, nn.gelu(self.fc1(self.final_layer_norm(x)))), kv_cache
 
 
 class Decoder(nn.Module):
@@ -112,26 +130,26 @@ class Decoder(nn.Module):
 
     def __call__(self, x, offset, cache, cross, cross_mask=None):
         """x [B, T, D] input embeddings (positions added here), offset: int32 array of shape (1,)
-        → (logits [B, K, T, V] float32, new cache). `cache` is a list of (k, v) static arrays per layer,
-        `cross` a list of precomputed cross-attention (k, v) per layer (None for melody models)."""
+        → (logits [B, K, T, V] float32, new cache). `cache` holds one static [2, B, heads, max_len,
+        head_dim] array per layer, `cross` the per-prompt cross-attention keys/values (None for melody)."""
         batch, length, _ = x.shape
-        max_len = cache[0][0].shape[2]
+        max_len = cache[0].shape[3]
         positions = offset + mx.arange(length)
         x = x + sinusoids(self.cfg.max_position_embeddings, self.cfg.hidden_size)[positions].astype(x.dtype)
         self_mask = mx.arange(max_len)[None, :] <= positions[:, None]  # causal over the static cache
         new_cache = []
-        for layer, (k, v), (ck, cv) in zip(self.layers, cache, cross or [(None, None)] * len(self.layers)):
-            x, k, v = layer(x, k, v, offset, self_mask, ck, cv, cross_mask)
-            new_cache.append((k, v))
+        for layer, kv_cache, cross_kv in zip(self.layers, cache, cross or [None] * len(self.layers)):
+            x, kv_cache = layer(x, kv_cache, offset, self_mask, cross_kv, cross_mask)
+            new_cache.append(kv_cache)
         logits = self.lm_heads(self.layer_norm(x)).astype(mx.float32)
         K, V = self.cfg.num_codebooks, self.cfg.vocab_size
         return logits.reshape(batch, length, K, V).transpose(0, 2, 1, 3), new_cache
 
     def new_cache(self, batch: int, max_len: int, dtype=None) -> list:
         heads = self.cfg.num_attention_heads
-        shape = (batch, heads, max_len, self.cfg.hidden_size // heads)
+        shape = (2, batch, heads, max_len, self.cfg.hidden_size // heads)
         dtype = dtype or self.layer_norm.weight.dtype
-        return [(mx.zeros(shape, dtype), mx.zeros(shape, dtype)) for _ in self.layers]
+        return [mx.zeros(shape, dtype) for _ in self.layers]
 
 
 class MusicGen(nn.Module):

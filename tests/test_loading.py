@@ -177,6 +177,6 @@ def test_hub_sized_model_builds_and_steps(stereo):
     logits, cache = model.decoder(model.decoder.embed_tokens(tokens), mx.array([0]),
                                   cache, model.cross_keys_values(mx.concatenate([condition, condition])))
     assert logits.shape == (2, K, 1, 2048)
-    assert cache[0][0].shape == (2, 16, 8, 64)
+    assert cache[0].shape == (2, 2, 16, 8, 64)
     audio = model.audio_encoder.decode(mx.zeros((1, 4, 2), mx.int32))
     assert audio.shape == (1, 2 * 640)
