@@ -110,7 +110,7 @@ def load(name: str, dtype: str = "float32", quantize: int | None = None) -> Load
         weights = read_safetensors(source)
         if converted.get("quantization"):  # stored quantized: build the quantized layers before loading
             stored_bits = converted["quantization"]["bits"]
-            _quantize(model, stored_bits)
+            quantize_decoder(model, stored_bits)
         if dtype == "float32":
             dtype = converted.get("dtype", dtype)
     else:
@@ -122,11 +122,11 @@ def load(name: str, dtype: str = "float32", quantize: int | None = None) -> Load
             raise CheckpointError(f"{source}: missing tensor {e.args[0]}") from None
     _check(model, weights, source)
     model.load_weights(list(weights.items()))
-    _set_dtype(model, DTYPES[dtype])
+    set_dtype(model, DTYPES[dtype])
     if quantize and stored_bits and quantize != stored_bits:
         raise CheckpointError(f"{folder}: stored {stored_bits}-bit; convert from the original to get {quantize}-bit")
     if quantize and not stored_bits:
-        _quantize(model, quantize)
+        quantize_decoder(model, quantize)
     quantize = quantize or stored_bits
     mx.eval(model.parameters())
     return Loaded(model, Tokenizer(folder), cfg, folder, dtype, quantize)
@@ -144,7 +144,7 @@ def _check(model: nn.Module, weights: dict, source: Path) -> None:
                                   f"the config needs {tuple(expected[name])}")
 
 
-def _set_dtype(model: MusicGen, dtype) -> None:
+def set_dtype(model: MusicGen, dtype) -> None:
     """Decoder and its input projections in `dtype`; T5 and EnCodec stay float32."""
     for name, child in model.children().items():
         target = mx.float32 if name in ("text_encoder", "audio_encoder") else dtype
@@ -152,7 +152,7 @@ def _set_dtype(model: MusicGen, dtype) -> None:
                               child.parameters()))
 
 
-def _quantize(model: MusicGen, bits: int) -> None:
+def quantize_decoder(model: MusicGen, bits: int) -> None:
     """8/4-bit affine quantization of the decoder's linear layers (embeddings and norms stay as they are)."""
     nn.quantize(
         model.decoder, group_size=QUANT_GROUP_SIZE, bits=bits,

@@ -1,0 +1,138 @@
+"""Decoder speed: our compiled static-cache step in each dtype/quantization, and — when PyTorch with CUDA
+is present — the PyTorch anchors of the same architecture, all in one run on one device.
+
+    python bench/bench.py                      # sizes: small,medium,large on a GPU, tiny on a CPU
+    python bench/bench.py --sizes small --steps 300
+
+Random weights, CFG batch 2, top-k 250 sampling, a 1536-position cache. ms/step is wall time per decoder
+step with one step in flight ahead of the one being read back, as generation runs. RTF = audio seconds
+per wall second for the decoder alone (one step = one 20 ms frame); > 1 is faster than real time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import mlx.core as mx
+from mlx.utils import tree_flatten, tree_unflatten
+
+from engine import tiny
+from engine.config import from_dict, hub_config
+from engine.generation import DelayPattern, SamplingParams, Stepper
+from engine.loading import quantize_decoder, set_dtype
+from engine.musicgen import MusicGen
+
+MAX_POSITIONS = 1536
+TEXT_TOKENS = 16
+
+
+def config_for(size: str, stereo: bool) -> dict:
+    return tiny.config(stereo) if size == "tiny" else hub_config(size, stereo)
+
+
+def random_model(raw: dict, dtype, bits: int | None) -> MusicGen:
+    model = MusicGen(from_dict(raw))
+    params = []
+    for name, p in tree_flatten(model.decoder.parameters()):
+        value = mx.ones(p.shape) if name.endswith("norm.weight") else mx.random.normal(p.shape) * 0.02
+        params.append((name, value.astype(dtype)))
+    model.decoder.update(tree_unflatten(params))
+    set_dtype(model, dtype)
+    if bits:
+        quantize_decoder(model, bits)
+    mx.eval(model.decoder.parameters())
+    return model
+
+
+def our_step_ms(model: MusicGen, steps: int, warmup: int, compiled: bool = True) -> float:
+    D = model.cfg.decoder.hidden_size
+    condition = mx.random.normal((1, TEXT_TOKENS, D)) * 0.1
+    stepper = Stepper(model, condition, mx.ones((1, TEXT_TOKENS), mx.int32), MAX_POSITIONS, guided=True,
+                      compiled=compiled)
+    params, pattern = SamplingParams().arrays(), DelayPattern(model.cfg.decoder)
+    tokens = mx.full((1, model.cfg.decoder.num_codebooks), 2048, mx.int32)
+    previous, start = None, 0.0
+    for t in range(warmup + steps):
+        if t == warmup:
+            mx.eval(tokens)
+            start = time.perf_counter()
+        tokens = stepper(tokens, t, params, pattern.forced(t + 1))
+        mx.async_eval(tokens)
+        if previous is not None:
+            mx.eval(previous)
+        previous = tokens
+    mx.eval(tokens)
+    return (time.perf_counter() - start) / steps * 1000
+
+
+def main() -> int:
+    on_gpu = mx.default_device() == mx.gpu
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="small,medium,large" if on_gpu else "tiny")
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--variants", default="float16,bfloat16,q8,q4,float32,float16-eager")
+    parser.add_argument("--stereo", action="store_true", help="also the stereo variant of each size")
+    parser.add_argument("--no-torch", action="store_true")
+    args = parser.parse_args()
+
+    torch_ok = False
+    if not args.no_torch:
+        try:
+            import torch
+
+            torch_ok = torch.cuda.is_available()
+        except ImportError:
+            pass
+    if torch_ok:
+        import torch_anchor
+
+    print(f"device: MLX {mx.__version__} {mx.default_device()}"
+          + (f"; torch {torch.__version__} on {torch.cuda.get_device_name()}" if torch_ok else "; no PyTorch anchor"))
+    rows = []
+    for size in args.sizes.split(","):
+        for stereo in (False, True) if args.stereo else (False,):
+            raw = config_for(size, stereo)
+            label = f"{'stereo-' if stereo else ''}{size}"
+            d = raw["decoder"]
+            anchor = None
+            if torch_ok and size != "tiny":
+                ms = torch_anchor.static_decoder_ms(d["hidden_size"], d["num_hidden_layers"], d["num_attention_heads"],
+                                                    d["num_codebooks"], args.steps, args.warmup)
+                anchor = ms["cuda_graph"]
+                rows += [(label, "torch static KV + CUDA graph (fp16)", anchor),
+                         (label, "torch static KV eager (fp16)", ms["eager"])]
+                rows.append((label, "transformers generate (fp16)", torch_anchor.transformers_generate_ms(raw)))
+            for variant in args.variants.split(","):
+                if variant in ("float32", "float16-eager") and size in ("medium", "large"):
+                    continue  # shown on small; saves scarce device time
+                dtype = {"float32": mx.float32, "bfloat16": mx.bfloat16}.get(variant, mx.float16)
+                bits = {"q8": 8, "q4": 4}.get(variant)
+                model = random_model(raw, dtype, bits)
+                ms = our_step_ms(model, args.steps, args.warmup, compiled=not variant.endswith("-eager"))
+                name = f"mg-live {variant}" + (" (fp16 activations)" if bits else "")
+                rows.append((label, name, ms))
+                del model
+                gc.collect()
+                mx.clear_cache()
+            print_table([r for r in rows if r[0] == label], anchor)
+    return 0
+
+
+def print_table(rows, anchor):
+    print(f"\n| model | implementation | ms/step | RTF | vs CUDA graph |")
+    print("|---|---|---|---|---|")
+    for label, name, ms in rows:
+        ratio = f"{ms / anchor:.2f}" if anchor else "–"
+        print(f"| {label} | {name} | {ms:.2f} | {20 / ms:.2f} | {ratio} |")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
