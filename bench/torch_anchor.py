@@ -47,7 +47,7 @@ class StaticDecoder(nn.Module):
         B, D, H = 2, self.dim, self.heads
         hd = D // H
         x = self.embed(tokens.expand(B, -1) + self.offsets).sum(1, keepdim=True) + self.positions[pos].to(self.embed.weight.dtype)
-        mask = self.steps <= pos
+        mask = (self.steps <= pos)[None, :]
         for i, layer in enumerate(self.layers):
             qkv = layer.qkv(layer.ln1(x)).view(B, 1, 3, H, hd).permute(2, 0, 3, 1, 4)
             self.kv[i].index_copy_(3, pos, qkv[1:])

@@ -89,7 +89,9 @@ class Stepper:
             condition_mask = mx.concatenate([condition_mask, mx.ones_like(condition_mask)])
         dtype = self.decoder.layer_norm.weight.dtype
         self.cross = model.cross_keys_values(condition.astype(dtype))
-        self.cross_mask = (condition_mask > 0)[:, None, None, :]
+        # Without padding the mask changes nothing; leaving it out keeps the fused attention kernels.
+        padded = not bool(mx.all(condition_mask > 0))
+        self.cross_mask = (condition_mask > 0)[:, None, None, :] if padded else None
         self.batch = condition.shape[0]
         self.cache = self.decoder.new_cache(self.batch, max_positions)
         self.key = mx.random.key(seed)

@@ -1,0 +1,93 @@
+"""Where a decoder step's time goes: the step with parts removed (timing only: the numbers of the
+ablated variants are wrong on purpose), and the primitive count of one step's graph.
+
+    python bench/profile_step.py --size small
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import mlx.core as mx
+import mlx.nn as nn
+
+import bench
+from engine import musicgen
+
+ABLATIONS = {
+    "baseline": lambda: None,
+    "no cross mask": lambda: _patch_sdpa(drop="cross"),
+    "no masks": lambda: _patch_sdpa(drop="all"),
+    "no attention": lambda: _patch_sdpa(drop="attention"),
+    "no layer norms": lambda: setattr(nn.LayerNorm, "__call__", lambda self, x: x),
+    "no KV write": lambda: setattr(mx, "slice_update", lambda a, u, s, axes: a),
+}
+
+
+def _patch_sdpa(drop: str):
+    original = mx.fast.scaled_dot_product_attention
+
+    def sdpa(q, k, v, *, scale, mask=None):
+        if drop == "attention":
+            return q
+        if drop == "all" or (drop == "cross" and k.shape[2] != bench.MAX_POSITIONS):
+            mask = None
+        return original(q, k, v, scale=scale, mask=mask)
+
+    mx.fast.scaled_dot_product_attention = sdpa
+
+
+def count_primitives(model) -> Counter:
+    from engine.generation import DelayPattern, SamplingParams, Stepper
+
+    D = model.cfg.decoder.hidden_size
+    stepper = Stepper(model, mx.zeros((1, bench.TEXT_TOKENS, D)), mx.ones((1, bench.TEXT_TOKENS), mx.int32),
+                      bench.MAX_POSITIONS, guided=True, compiled=False)
+    tokens = mx.full((1, model.cfg.decoder.num_codebooks), 2048, mx.int32)
+    out = stepper._graph(tokens, mx.array([0]), stepper.cache, stepper.cross, stepper.cross_mask,
+                         SamplingParams().arrays(), mx.array(DelayPattern(model.cfg.decoder).forced(1)), stepper.key)
+    path = "/tmp/step.dot"
+    mx.export_to_dot(path, out[0], *out[1], out[2])
+    import re
+
+    return Counter(re.findall(r'label ="([A-Za-z]+)', Path(path).read_text()))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", default="small")
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--ablation", help="run one ablation (used by the driver)")
+    args = parser.parse_args()
+    raw = bench.config_for(args.size, False)
+    if args.ablation:
+        ABLATIONS[args.ablation]()
+        model = bench.random_model(raw, mx.float16, None)
+        print(f"{bench.our_step_ms(model, args.steps, 20):.2f}")
+        return 0
+    model = bench.random_model(raw, mx.float16, None)
+    counts = count_primitives(model)
+    print(f"primitives in one uncompiled step ({args.size}): {sum(counts.values())}:",
+          ", ".join(f"{k} {v}" for k, v in counts.most_common(12)))
+    runs = [(name, {}) for name in ABLATIONS]
+    runs += [(f"baseline, {k}={v}", {k: v}) for k, v in (("MLX_USE_CUDA_GRAPHS", "0"), ("MLX_MAX_OPS_PER_BUFFER", "10"),
+                                                        ("MLX_MAX_OPS_PER_BUFFER", "100"), ("MLX_MAX_OPS_PER_BUFFER", "1000"))]
+    print(f"\n| {args.size} fp16 variant | ms/step |\n|---|---|")
+    for name, env in runs:
+        ablation = name.split(",")[0]
+        out = subprocess.run([sys.executable, __file__, "--size", args.size, "--steps", str(args.steps),
+                              "--ablation", ablation], capture_output=True, text=True, env=os.environ | env)
+        result = out.stdout.strip().splitlines()[-1] if out.returncode == 0 else f"failed: {out.stderr.strip()[-200:]}"
+        print(f"| {name} | {result} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
