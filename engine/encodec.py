@@ -279,3 +279,130 @@ def _transposed_convs(cfg: EncodecConfig) -> set[str]:
     """Decoder layer indices of the transposed convs: conv, lstm, then per ratio [ELU, convT, resblocks…]."""
     per_ratio = 2 + cfg.num_residual_layers
     return {f"decoder.layers.{2 + i * per_ratio + 1}" for i in range(len(cfg.upsampling_ratios))}
+
+
+# --- incremental decoding: each frame decoded once, state carried between calls ------------------------
+
+class _StreamConv:
+    """A stride-1 Conv1d fed piecewise: keeps the left context it needs and waits for its right look-ahead.
+    At the stream start it builds the same left padding (reflect or zeros) as the offline pass."""
+
+    def __init__(self, conv: Conv1d):
+        assert conv.stride == 1, "the decoder only has stride-1 convolutions"
+        self.conv = conv
+        self.left, self.lookahead = conv.padding(1 << 20)  # stride 1: padding does not depend on length
+        self.buffer: mx.array | None = None
+        self.started = False
+
+    def __call__(self, x: mx.array) -> mx.array | None:
+        self.buffer = x if self.buffer is None else mx.concatenate([self.buffer, x], axis=1)
+        if not self.started:
+            if self.buffer.shape[1] <= self.left:
+                return None
+            self.buffer = pad1d(self.buffer, self.left, 0, self.conv.pad_mode)
+            self.started = True
+        ready = self.buffer.shape[1] - (self.conv.effective_kernel - 1)
+        if ready <= 0:
+            return None
+        y = mx.conv1d(self.buffer, self.conv.weight, dilation=self.conv.dilation) + self.conv.bias
+        self.buffer = self.buffer[:, ready:]
+        return y
+
+
+class _StreamConvTranspose:
+    """Overlap-add: output samples are final once no later input frame reaches them; the rest waits."""
+
+    def __init__(self, conv: ConvTranspose1d):
+        self.conv = conv
+        self.overlap: mx.array | None = None
+        self.to_trim = conv.trim[0]
+
+    def __call__(self, x: mx.array) -> mx.array:
+        z = mx.conv_transpose1d(x, self.conv.weight, stride=self.conv.stride)
+        if self.overlap is not None:
+            n = self.overlap.shape[1]
+            z = mx.concatenate([z[:, :n] + self.overlap, z[:, n:]], axis=1)
+        final = x.shape[1] * self.conv.stride
+        self.overlap = z[:, final:]
+        out = z[:, :final] + self.conv.bias
+        if self.to_trim:
+            trim, self.to_trim = min(self.to_trim, out.shape[1]), self.to_trim - min(self.to_trim, out.shape[1])
+            out = out[:, trim:]
+        return out
+
+
+class _StreamResnet:
+    def __init__(self, block: ResnetBlock):
+        self.block = block
+        self.layers = [_stream_layer(layer) for layer in block.block]
+        self.pending: mx.array | None = None  # inputs waiting for their block output (look-ahead)
+
+    def __call__(self, x: mx.array) -> mx.array | None:
+        self.pending = x if self.pending is None else mx.concatenate([self.pending, x], axis=1)
+        y = _run(self.layers, x)
+        if y is None:
+            return None
+        n = y.shape[1]
+        skip, self.pending = self.pending[:, :n], self.pending[:, n:]
+        return (self.block.shortcut(skip) if self.block.shortcut is not None else skip) + y
+
+
+class _StreamLSTM:
+    def __init__(self, lstm: LSTM):
+        self.lstm, self.state = lstm, None
+
+    def __call__(self, x):
+        y, self.state = self.lstm(x, self.state)
+        return y
+
+
+def _stream_layer(layer):
+    if isinstance(layer, Conv1d):
+        return _StreamConv(layer)
+    if isinstance(layer, ConvTranspose1d):
+        return _StreamConvTranspose(layer)
+    if isinstance(layer, ResnetBlock):
+        return _StreamResnet(layer)
+    if isinstance(layer, LSTM):
+        return _StreamLSTM(layer)
+    return layer  # ELU: stateless
+
+
+def _run(layers, x):
+    for layer in layers:
+        if x is None:
+            return None
+        x = layer(x)
+    return x
+
+
+class StreamingDecoder:
+    """Codes in (any number of frames per call) → audio out, equal to `EncodecModel.decode` of all codes
+    so far except for the last `latency_samples`, which wait for look-ahead (the final edge)."""
+
+    def __init__(self, model: EncodecModel):
+        self.model = model
+        self.layers = [_stream_layer(layer) for layer in model.decoder.layers]
+        self.latency_samples = decoder_latency(model.cfg)
+
+    def __call__(self, codes: mx.array) -> mx.array:
+        """codes [batch, num_codebooks, frames] → audio [batch, samples] (possibly none yet)."""
+        y = _run(self.layers, self.model.quantizer.decode(codes))
+        return y[..., 0] if y is not None else mx.zeros((codes.shape[0], 0))
+
+
+def decoder_latency(cfg: EncodecConfig) -> int:
+    """Samples the streaming decoder holds back: each convolution's right look-ahead and each transposed
+    convolution's left trim, scaled to the output rate."""
+    hop = cfg.hop_length
+    pad = lambda kernel, dilation: ((kernel - 1) * dilation) // 2  # non-causal right padding, stride 1
+    causal = cfg.use_causal_conv
+    latency = 0 if causal else pad(cfg.kernel_size, 1) * hop
+    for ratio in cfg.upsampling_ratios:
+        hop //= ratio
+        padding_total = ratio  # kernel 2·ratio − stride ratio
+        right = math.ceil(padding_total * cfg.trim_right_ratio) if causal else padding_total // 2
+        latency += (padding_total - right) * hop
+        if not causal:
+            latency += sum(pad(cfg.residual_kernel_size, cfg.dilation_growth_rate**j) for j in range(cfg.num_residual_layers)) * hop
+    return latency + (0 if causal else pad(cfg.last_kernel_size, 1))

@@ -5,6 +5,7 @@ Sampling settings are arrays, not Python constants, so changing them live never 
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import mlx.core as mx
@@ -64,11 +65,24 @@ class DelayPattern:
     def steps_for(self, num_frames: int) -> int:
         return num_frames + self.max_delay
 
-    def forced(self, position: int, num_frames: int | None = None) -> np.ndarray:
-        """Per codebook: the token forced at `position` (pad outside the pattern) or -1 where it is free."""
+    def forced(self, position: int, prompt: np.ndarray | None = None, frames_before: int = 0,
+               total_frames: int | None = None) -> np.ndarray:
+        """Per codebook, the token forced at context `position`, or -1 where the model chooses: pad before
+        the first frame, the prompt's own codes over its frames ([K, W], context frames < W), and pad past
+        `total_frames` (counted globally: context frame f is global frame frames_before + f)."""
         frame = position - 1 - self.delays
-        inside = (frame >= 0) & (frame < (num_frames if num_frames is not None else np.iinfo(np.int64).max))
-        return np.where(inside, -1, self.pad).astype(np.int32)
+        out = np.where(frame < 0, self.pad, -1)
+        if prompt is not None and prompt.shape[1]:
+            inside = (frame >= 0) & (frame < prompt.shape[1])
+            out[inside] = prompt[np.flatnonzero(inside), frame[inside]]
+        if total_frames is not None:
+            out[frames_before + frame >= total_frames] = self.pad
+        return out.astype(np.int32)
+
+    def prefix(self, prompt: np.ndarray) -> np.ndarray:
+        """The context positions 0..W fully given by a prompt of W frames ([K, W]) → [1, K, W + 1]."""
+        width = prompt.shape[1]
+        return np.stack([self.forced(p, prompt) for p in range(width + 1)], axis=-1)[None]
 
     def undo(self, sequence: np.ndarray, num_frames: int) -> np.ndarray:
         """sequence [B, K, steps] of positions 1.. → codes [B, K, num_frames]."""
@@ -76,41 +90,130 @@ class DelayPattern:
 
 
 class Stepper:
-    """One decoder step at a time over a preallocated KV cache. Embedding, all layers, heads, guidance,
-    sampling and the delay-pattern override are one compiled graph with static shapes (`compiled=False`
-    runs the same function eagerly, for checking)."""
+    """Decoder steps over a preallocated KV cache of `max_positions`. A step (embedding, all layers,
+    heads, guidance, sampling, delay-pattern override) is one compiled graph with static shapes;
+    `compiled=False` runs the same function eagerly, for checking. `prefill` starts a fresh context."""
 
     def __init__(self, model: MusicGen, condition: mx.array, condition_mask: mx.array, max_positions: int,
                  guided: bool, seed: int = 0, compiled: bool = True):
-        self.model, self.guided = model, guided
+        self.model, self.guided, self.max_positions = model, guided, max_positions
         self.decoder = model.decoder
-        if guided:  # the unconditional branch: the condition zeroed after enc_to_dec_proj
-            condition = mx.concatenate([condition, mx.zeros_like(condition)])
-            condition_mask = mx.concatenate([condition_mask, mx.ones_like(condition_mask)])
-        dtype = self.decoder.layer_norm.weight.dtype
-        self.cross = model.cross_keys_values(condition.astype(dtype))
-        # Without padding the mask changes nothing; leaving it out keeps the fused attention kernels.
-        padded = not bool(mx.all(condition_mask > 0))
-        self.cross_mask = (condition_mask > 0)[:, None, None, :] if padded else None
-        self.batch = condition.shape[0]
+        self.set_condition(condition, condition_mask)
         self.cache = self.decoder.new_cache(self.batch, max_positions)
         self.key = mx.random.key(seed)
         self._step = mx.compile(self._graph) if compiled else self._graph
 
-    def _graph(self, tokens, offset, cache, cross, cross_mask, params, forced, key):
+    def set_condition(self, condition: mx.array, condition_mask: mx.array) -> None:
+        """A new text condition; takes effect at the next step (the cache is kept)."""
+        if self.guided:  # the unconditional branch: the condition zeroed after enc_to_dec_proj
+            condition = mx.concatenate([condition, mx.zeros_like(condition)])
+            condition_mask = mx.concatenate([condition_mask, mx.ones_like(condition_mask)])
+        self.cross = self.model.cross_keys_values(condition.astype(self.decoder.layer_norm.weight.dtype))
+        # Without padding the mask changes nothing; leaving it out keeps the fused attention kernels.
+        padded = not bool(mx.all(condition_mask > 0))
+        self.cross_mask = (condition_mask > 0)[:, None, None, :] if padded else None
+        self.batch = condition.shape[0]
+
+    def _sample(self, logits, params, forced, key):
         cfg_scale, temperature, top_k, top_p = params
-        rows = mx.concatenate([tokens, tokens]) if self.guided else tokens
-        logits, cache = self.decoder(self.decoder.embed_tokens(rows[:, :, None]), offset, cache, cross, cross_mask)
         logits = guide(logits[:, :, -1], cfg_scale, self.guided)
         key, sub = mx.random.split(key)
         sampled = mx.random.categorical(filter_logits(logits, temperature, top_k, top_p), key=sub)
-        return mx.where(forced >= 0, forced, sampled).astype(mx.int32), cache, key
+        return mx.where(forced >= 0, forced, sampled).astype(mx.int32), key
+
+    def _rows(self, tokens):
+        return mx.concatenate([tokens, tokens]) if self.guided else tokens
+
+    def _graph(self, tokens, offset, cache, cross, cross_mask, params, forced, key):
+        x = self.decoder.embed_tokens(self._rows(tokens)[:, :, None])
+        logits, cache = self.decoder(x, offset, cache, cross, cross_mask)
+        tokens, key = self._sample(logits, params, forced, key)
+        return tokens, cache, key
+
+    def prefill(self, sequence: mx.array, params, forced: np.ndarray) -> mx.array:
+        """A fresh context from positions 0..T-1 ([1, K, T]) → tokens [1, K] for position T."""
+        self.cache = self.decoder.new_cache(self.batch, self.max_positions)
+        x = self.decoder.embed_tokens(self._rows(sequence))
+        logits, self.cache = self.decoder(x, mx.array([0], mx.int32), self.cache, self.cross, self.cross_mask)
+        tokens, self.key = self._sample(logits, params, mx.array(forced), self.key)
+        return tokens
 
     def __call__(self, tokens: mx.array, position: int, params, forced: np.ndarray) -> mx.array:
-        """tokens [b, K] at `position` → tokens [b, K] for position + 1 (lazy: nothing is waited for)."""
+        """tokens [1, K] at `position` → tokens [1, K] for position + 1 (lazy: nothing is waited for)."""
         tokens, self.cache, self.key = self._step(tokens, mx.array([position], mx.int32), self.cache, self.cross,
                                                   self.cross_mask, params, mx.array(forced), self.key)
         return tokens
+
+
+HORIZON_FRAMES = 1500  # the decoder's trained context: 30 s at 50 frames/s
+
+
+class FrameGenerator:
+    """Complete code frames ([1, K] device arrays) one after another, endlessly or up to `total_frames`.
+
+    The decoder context holds at most `horizon` positions. Before it fills, the context restarts (re-prime)
+    from the last `window_frames` frames with a fresh cache, while the stream of frames goes on without a
+    gap. A prompt of codes ([K, W], e.g. encoded audio) can open the first context. Memory is bounded:
+    only the window's frames and the last few steps are kept.
+    """
+
+    def __init__(self, model: MusicGen, condition: mx.array, condition_mask: mx.array, params: SamplingParams,
+                 seed: int = 0, horizon: int = HORIZON_FRAMES, window_frames: int = 500,
+                 total_frames: int | None = None, guided: bool = True, compiled: bool = True,
+                 prompt: np.ndarray | None = None):
+        self.pattern = DelayPattern(model.cfg.decoder)
+        self.horizon, self.total_frames = horizon, total_frames
+        self.window_frames = window_frames
+        self.stepper = Stepper(model, condition, condition_mask, horizon, guided, seed, compiled)
+        self.params = params.arrays()
+        self.history: deque = deque(maxlen=horizon)  # emitted frames, for re-priming
+        self.emitted = 0  # frames handed out so far (global frame index of the next one)
+        self.steps = 0  # decoder passes so far: the clock that replaying a performance keys on
+        self.reprimes = 0
+        self._delay_index = mx.array(self.pattern.delays, mx.int32)[None, None, :]
+        num_codebooks = model.cfg.decoder.num_codebooks
+        self._start(prompt if prompt is not None else np.zeros((num_codebooks, 0), np.int32))
+
+    def set_params(self, params: SamplingParams) -> None:
+        self.params = params.arrays()
+
+    def set_window(self, frames: int) -> None:
+        self.window_frames = frames
+
+    def _forced(self, position: int) -> np.ndarray:
+        return self.pattern.forced(position, self.prompt, self.frames_before, self.total_frames)
+
+    def _start(self, prompt: np.ndarray) -> None:
+        """Open a context whose first W frames are `prompt`; the next frame handed out is context frame W."""
+        width = prompt.shape[1]
+        self.prompt, self.frames_before = prompt, self.emitted - width
+        prefix = mx.array(self.pattern.prefix(prompt))
+        tokens = self.stepper.prefill(prefix, self.params, self._forced(width + 1))
+        self.position, self.steps = width + 1, self.steps + 1
+        self.recent: deque = deque([tokens], maxlen=self.pattern.max_delay + 1)
+
+    def _reprime(self) -> None:
+        width = min(self.window_frames, len(self.history), self.horizon - self.pattern.max_delay - 2)
+        prompt = np.array(mx.stack(list(self.history)[len(self.history) - width:], axis=-1))[0] if width else None
+        self.reprimes += 1
+        self._start(prompt if prompt is not None else np.zeros((len(self.pattern.delays), 0), np.int32))
+
+    def next_frame(self) -> mx.array:
+        frame_in_context = self.emitted - self.frames_before
+        while self.position < frame_in_context + 1 + self.pattern.max_delay:
+            if self.position >= self.horizon:
+                self._reprime()
+                return self.next_frame()
+            tokens = self.stepper(self.recent[-1], self.position, self.params, self._forced(self.position + 1))
+            mx.async_eval(tokens)
+            mx.eval(self.recent[-1])  # dispatch step t before waiting on step t-1: the device never idles
+            self.recent.append(tokens)
+            self.position, self.steps = self.position + 1, self.steps + 1
+        # codebook k of this frame was produced delay[k] steps after the oldest step kept
+        frame = mx.take_along_axis(mx.stack(list(self.recent)), self._delay_index, axis=0)[0]
+        self.history.append(frame)
+        self.emitted += 1
+        return frame
 
 
 def encode_prompt(model: MusicGen, tokenizer, prompt: str) -> tuple[mx.array, mx.array]:
@@ -121,25 +224,16 @@ def encode_prompt(model: MusicGen, tokenizer, prompt: str) -> tuple[mx.array, mx
 def generate_codes(model: MusicGen, tokenizer, prompt: str, num_frames: int, params: SamplingParams,
                    seed: int = 0, progress=None, compiled: bool = True) -> np.ndarray:
     """Offline generation of `num_frames` frames → codes [1, K, num_frames] (delay pattern undone)."""
-    cfg = model.cfg.decoder
-    pattern = DelayPattern(cfg)
-    steps = pattern.steps_for(num_frames)
     condition, mask = encode_prompt(model, tokenizer, prompt)
-    guided = params.cfg_scale != 1.0
-    stepper = Stepper(model, condition, mask, steps + 1, guided, seed, compiled)
-    arrays = params.arrays()
-    tokens = mx.full((1, cfg.num_codebooks), cfg.bos_token_id, mx.int32)
-    out = []
-    for t in range(steps):
-        tokens = stepper(tokens, t, arrays, pattern.forced(t + 1, num_frames))
-        mx.async_eval(tokens)
-        if out:
-            mx.eval(out[-1])  # dispatch step t before waiting on step t-1: the device never idles
-        out.append(tokens)
+    steps = DelayPattern(model.cfg.decoder).steps_for(num_frames)
+    generator = FrameGenerator(model, condition, mask, params, seed, horizon=steps + 1, total_frames=num_frames,
+                               guided=params.cfg_scale != 1.0, compiled=compiled)
+    frames = []
+    for _ in range(num_frames):
+        frames.append(generator.next_frame())
         if progress:
             progress(1)
-    sequence = np.array(mx.stack(out, axis=-1))
-    return pattern.undo(sequence, num_frames)
+    return np.array(mx.stack(frames, axis=-1))
 
 
 def decode_audio(model: MusicGen, codes: np.ndarray) -> np.ndarray:

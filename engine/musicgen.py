@@ -136,7 +136,8 @@ class Decoder(nn.Module):
         max_len = cache[0].shape[3]
         positions = offset + mx.arange(length)
         x = x + sinusoids(self.cfg.max_position_embeddings, self.cfg.hidden_size)[positions].astype(x.dtype)
-        self_mask = mx.arange(max_len)[None, :] <= positions[:, None]  # causal over the static cache
+        # Causal over the static cache; additive and built once per step (backends convert bool masks per call).
+        self_mask = mx.where(mx.arange(max_len)[None, :] <= positions[:, None], 0.0, -mx.inf).astype(x.dtype)
         new_cache = []
         for layer, kv_cache, cross_kv in zip(self.layers, cache, cross or [None] * len(self.layers)):
             x, kv_cache = layer(x, kv_cache, offset, self_mask, cross_kv, cross_mask)

@@ -79,7 +79,7 @@ def test_delay_pattern_round_trip():
         codes = np.random.default_rng(0).integers(0, 2048, (1, codebooks, frames))
         sequence = np.full((1, codebooks, pattern.steps_for(frames)), -7)
         for position in range(1, pattern.steps_for(frames) + 1):
-            forced = pattern.forced(position, frames)
+            forced = pattern.forced(position, total_frames=frames)
             for k in range(codebooks):
                 f = position - 1 - pattern.delays[k]
                 sequence[0, k, position - 1] = forced[k] if forced[k] >= 0 else codes[0, k, f]
