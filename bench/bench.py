@@ -25,7 +25,9 @@ from mlx.utils import tree_flatten, tree_unflatten
 from engine import tiny
 from engine.config import from_dict, hub_config
 from engine.generation import DelayPattern, SamplingParams, Stepper
-from engine.loading import quantize_decoder, set_dtype
+from engine.audio import UnpacedSink
+from engine.loading import Loaded, Tokenizer, quantize_decoder, set_dtype
+from engine.streaming import StreamingEngine
 from engine.musicgen import MusicGen
 
 MAX_POSITIONS = 1536
@@ -71,13 +73,27 @@ def our_step_ms(model: MusicGen, steps: int, warmup: int, compiled: bool = True)
     return (time.perf_counter() - start) / steps * 1000
 
 
+def stream_ms(model: MusicGen, frames: int, warmup: int, dtype: str) -> float:
+    """End to end through the streaming engine (unpaced sink): ms per 20 ms frame of audio."""
+    tokenizer = Tokenizer(tiny.ensure())  # any tokenizer will do: its ids are valid T5 ids
+    loaded = Loaded(model, tokenizer, model.cfg, Path("."), dtype, None)
+    sink = UnpacedSink(model.cfg.sample_rate, model.cfg.audio_channels, 100)
+    engine = StreamingEngine(loaded, "bench", SamplingParams(), sink, horizon=MAX_POSITIONS)
+    engine.run((warmup * 2) / model.cfg.frames_per_second)  # warm: compile and the first contexts
+    engine = StreamingEngine(loaded, "bench", SamplingParams(), sink, horizon=MAX_POSITIONS)
+    start = time.perf_counter()
+    engine.run(frames / model.cfg.frames_per_second)
+    return (time.perf_counter() - start) / engine.metrics.frames * 1000
+
+
 def main() -> int:
     on_gpu = mx.default_device() == mx.gpu
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="small,medium,large" if on_gpu else "tiny")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--variants", default="float16,bfloat16,q8,q4,float32,float16-eager")
+    parser.add_argument("--variants", default="float16,bfloat16,q8,q4,float32,float16-eager,float16-stream",
+                        help="dtype/quantization, -eager: uncompiled step, -stream: streaming end to end")
     parser.add_argument("--stereo", action="store_true", help="also the stereo variant of each size")
     parser.add_argument("--no-torch", action="store_true")
     args = parser.parse_args()
@@ -115,8 +131,12 @@ def main() -> int:
                 dtype = {"float32": mx.float32, "bfloat16": mx.bfloat16}.get(variant, mx.float16)
                 bits = {"q8": 8, "q4": 4}.get(variant)
                 model = random_model(raw, dtype, bits)
-                ms = our_step_ms(model, args.steps, args.warmup, compiled=not variant.endswith("-eager"))
-                name = f"mg-live {variant}" + (" (fp16 activations)" if bits else "")
+                if variant.endswith("-stream"):
+                    ms = stream_ms(model, args.steps, args.warmup, variant.split("-")[0])
+                    name = f"mg-live {variant.split('-')[0]} streaming end to end (decoder + codec + buffer)"
+                else:
+                    ms = our_step_ms(model, args.steps, args.warmup, compiled=not variant.endswith("-eager"))
+                    name = f"mg-live {variant}" + (" (fp16 activations)" if bits else "")
                 rows.append((label, name, ms))
                 del model
                 gc.collect()

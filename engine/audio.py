@@ -1,0 +1,208 @@
+"""Where audio goes: a ring buffer drained by a sound card callback, by the wall clock (no sound card), or
+as fast as it comes (offline rendering); and a recorder that keeps its file valid while it grows."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+FADE_SAMPLES = 64  # short ramp into silence on an underrun, so a gap never clicks
+
+
+class RingBuffer:
+    """Single producer (the engine), single consumer (the audio callback); preallocated, lock-free
+    (each side only advances its own counter; Python int stores are atomic)."""
+
+    def __init__(self, capacity: int, channels: int, start_fill: int):
+        self.data = np.zeros((capacity, channels), np.float32)
+        # Playback starts once `start_fill` samples are waiting (silence before is no underrun), and a
+        # shortfall after `ended` is the end of the stream, not an underrun.
+        self.start_fill, self.started, self.ended = start_fill, False, False
+        self.capacity, self.channels = capacity, channels
+        self.written = 0  # total samples ever written
+        self.read = 0  # total samples ever read
+        self.underruns = 0
+        self._last = np.zeros(channels, np.float32)
+        self._ramp = np.linspace(1, 0, FADE_SAMPLES, endpoint=False, dtype=np.float32)[:, None]
+
+    @property
+    def fill(self) -> int:
+        return self.written - self.read
+
+    def write(self, audio: np.ndarray) -> None:
+        """audio [samples, channels]; the caller keeps fill + samples ≤ capacity (see Sink.wait_for_room)."""
+        n = len(audio)
+        start = self.written % self.capacity
+        first = min(n, self.capacity - start)
+        self.data[start : start + first] = audio[:first]
+        self.data[: n - first] = audio[first:]
+        self.written += n
+
+    def read_into(self, out: np.ndarray) -> bool:
+        """Fill `out` [frames, channels]; on a shortfall play what there is, fade to silence, return False."""
+        n, available = len(out), self.fill
+        if not self.started:
+            if available < self.start_fill and not self.ended:
+                out[:] = 0
+                return True
+            self.started = True
+        take = min(n, available)
+        start = self.read % self.capacity
+        first = min(take, self.capacity - start)
+        out[:first] = self.data[start : start + first]
+        out[first:take] = self.data[: take - first]
+        self.read += take
+        if take:
+            self._last[:] = out[take - 1]
+        if take == n:
+            return True
+        fade = min(FADE_SAMPLES, n - take)
+        out[take : take + fade] = self._last * self._ramp[:fade]
+        out[take + fade :] = 0
+        self._last[:] = 0
+        self.underruns += not self.ended
+        return False
+
+
+class Sink:
+    """Base: a ring buffer and the pace at which it drains. `buffer_samples` is how far the engine may
+    run ahead of what has been heard (control latency grows with it)."""
+
+    paced = True
+
+    def __init__(self, sample_rate: int, channels: int, buffer_ms: float):
+        self.sample_rate, self.channels = sample_rate, channels
+        self.buffer_samples = max(1, int(sample_rate * buffer_ms / 1000))
+        # room for one second of overshoot beyond the target fill
+        self.ring = RingBuffer(self.buffer_samples + sample_rate, channels, start_fill=self.buffer_samples)
+
+    @property
+    def played(self) -> int:
+        return self.ring.read
+
+    @property
+    def underruns(self) -> int:
+        return self.ring.underruns
+
+    def has_room(self) -> bool:
+        return self.ring.fill < self.buffer_samples
+
+    def wait_for_room(self, stop: threading.Event) -> None:
+        while not self.has_room() and not stop.is_set():
+            time.sleep(0.002)
+
+    def write(self, audio: np.ndarray) -> None:
+        self.ring.write(audio)
+
+    def start(self) -> None: ...
+
+    def drain(self, stop: threading.Event) -> None:
+        """The stream has ended: wait until everything written has been played."""
+        self.ring.ended = True
+        while self.ring.fill > 0 and not stop.is_set():
+            time.sleep(0.005)
+
+    def close(self) -> None: ...
+
+
+class UnpacedSink(Sink):
+    """Offline rendering: everything is 'played' the moment it is written."""
+
+    paced = False
+
+    def has_room(self) -> bool:
+        return True
+
+    def write(self, audio: np.ndarray) -> None:
+        self.ring.written += len(audio)
+        self.ring.read = self.ring.written
+
+
+class ClockSink(Sink):
+    """No sound card (`--no-audio`): a thread drains the buffer at the sample rate, by the wall clock."""
+
+    def __init__(self, sample_rate: int, channels: int, buffer_ms: float, block: int = 320):
+        super().__init__(sample_rate, channels, buffer_ms)
+        self.block = block
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mg-clock-sink", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        out = np.zeros((self.block, self.channels), np.float32)
+        period = self.block / self.sample_rate
+        due = time.perf_counter()
+        while not self._stop.is_set():
+            due += period
+            time.sleep(max(0.0, due - time.perf_counter()))
+            self.ring.read_into(out)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
+class SoundDeviceSink(Sink):
+    """The sound card through PortAudio. The callback only copies from the preallocated ring buffer."""
+
+    def __init__(self, sample_rate: int, channels: int, buffer_ms: float, device=None, blocksize: int = 512):
+        super().__init__(sample_rate, channels, buffer_ms)
+        try:
+            import sounddevice as sd
+        except OSError as e:  # the PortAudio library itself is missing
+            raise AudioUnavailable(f"no audio output ({e}); use --no-audio") from None
+        self.status_errors = 0
+        try:
+            self.stream = sd.OutputStream(samplerate=sample_rate, channels=channels, dtype="float32",
+                                          blocksize=blocksize, device=device, callback=self._callback)
+        except Exception as e:  # noqa: BLE001 - PortAudio reports a missing device in several ways
+            raise AudioUnavailable(f"no audio output device ({str(e).splitlines()[0]}); use --no-audio") from None
+
+    def _callback(self, outdata, frames, time_info, status) -> None:
+        if status.output_underflow:
+            self.status_errors += 1
+        self.ring.read_into(outdata)
+
+    @property
+    def underruns(self) -> int:
+        return self.ring.underruns + self.status_errors
+
+    def start(self) -> None:
+        self.stream.start()
+
+    def close(self) -> None:
+        self.stream.stop()
+        self.stream.close()
+
+
+class AudioUnavailable(RuntimeError):
+    """PortAudio or an output device is missing; the message suggests --no-audio."""
+
+
+class Recorder:
+    """WAV/FLAC written as it plays; the header is brought up to date every `sync_seconds`, so the file
+    stays readable if the process is killed."""
+
+    def __init__(self, path: Path, sample_rate: int, channels: int, sync_seconds: float = 1.0):
+        import soundfile as sf
+
+        subtype = "PCM_24" if path.suffix.lower() == ".flac" else "FLOAT"
+        self.path = path
+        self.file = sf.SoundFile(str(path), "w", samplerate=sample_rate, channels=channels, subtype=subtype)
+        self.sync_every, self.since_sync = int(sample_rate * sync_seconds), 0
+
+    def write(self, audio: np.ndarray) -> None:
+        self.file.write(audio)
+        self.since_sync += len(audio)
+        if self.since_sync >= self.sync_every:
+            self.file.flush()
+            self.since_sync = 0
+
+    def close(self) -> None:
+        self.file.close()

@@ -1,0 +1,70 @@
+"""Real paced audio through PortAudio, against a JACK server with its dummy driver (Debian jackd2 +
+libportaudio2; .ci/run installs them). PortAudio is shut down before JACK, or the process aborts at exit."""
+
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from engine import loading
+from engine.audio import SoundDeviceSink
+from engine.generation import SamplingParams
+from engine.streaming import StreamingEngine
+
+pytestmark = pytest.mark.skipif(shutil.which("jackd") is None, reason="jackd (Debian jackd2) not installed")
+
+
+@pytest.fixture(scope="module")
+def jack_server():
+    server = subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", "32000", "-p", "512"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(2.0)
+    assert server.poll() is None, "jackd did not start"
+    yield server
+    try:
+        import sounddevice
+
+        sounddevice._terminate()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_twenty_seconds_without_underrun(jack_server):
+    start = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "live.app", "--model", "tiny", "--seconds", "20"],
+                            capture_output=True, text=True, timeout=120)
+    elapsed = time.monotonic() - start
+    assert result.returncode == 0, result.stderr
+    summary = result.stderr.strip().splitlines()[-1]
+    assert "played 20.00 s" in summary and "underruns 0" in summary, summary
+    assert elapsed >= 19  # paced by the sound card, not rendered ahead
+
+
+def test_slow_generator_underruns_into_silence(jack_server):
+    loaded = loading.load("tiny")
+    sink = SoundDeviceSink(32000, 1, buffer_ms=60)
+    blocks = []
+    read_into = sink.ring.read_into
+
+    def spy(out):
+        ok = read_into(out)
+        blocks.append(np.abs(out).max())
+        return ok
+
+    sink.ring.read_into = spy
+    engine = StreamingEngine(loaded, "slow", SamplingParams(), sink)
+    next_frame = engine.generator.next_frame
+
+    def slow_frame():
+        time.sleep(0.04)  # two times slower than real time
+        return next_frame()
+
+    engine.generator.next_frame = slow_frame
+    engine.run(2.0)
+    assert sink.underruns > 0
+    assert min(blocks[len(blocks) // 2 :]) == 0.0  # gaps are silence
+    assert engine.metrics.samples == 64000  # and the stream went on to the end

@@ -1,0 +1,114 @@
+"""Streaming: each frame decoded once equals the offline decode; live equals offline; hours stay flat."""
+
+import os
+import subprocess
+import sys
+
+import mlx.core as mx
+import numpy as np
+import pytest
+import soundfile as sf
+
+from engine import loading
+from engine.audio import RingBuffer, UnpacedSink, Recorder
+from engine.encodec import StreamingDecoder
+from engine.generation import FrameGenerator, SamplingParams, encode_prompt
+from engine.streaming import StreamingEngine, frames_for
+import oracle
+from test_parity import snr_db
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return loading.load("tiny")
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7])
+@pytest.mark.parametrize("source", ["tiny", "fixture"])
+def test_incremental_decoder_equals_offline(chunk, source, tiny):
+    codec = (tiny if source == "tiny" else loading.load(str(oracle.FIXTURES / "mono"))).model.audio_encoder
+    codes = mx.array(np.random.default_rng(chunk).integers(0, 2048, (1, 4, 50)).astype(np.int32))
+    offline = np.array(codec.decode(codes))
+    stream = StreamingDecoder(codec)
+    pieces = [np.array(stream(codes[:, :, i : i + chunk])) for i in range(0, 50, chunk)]
+    streamed = np.concatenate(pieces, axis=1)
+    # everything but the look-ahead held back at the end, sample for sample
+    assert streamed.shape[1] == offline.shape[1] - stream.latency_samples
+    assert snr_db(offline[:, : streamed.shape[1]], streamed) >= 60
+    assert np.abs(offline[:, : streamed.shape[1]] - streamed).max() < 1e-4
+
+
+def run_cli(*args):
+    result = subprocess.run([sys.executable, "-m", *map(str, args)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.mark.parametrize("name", ["mono", "stereo"])
+def test_live_recording_equals_offline_render(tmp_path, name):
+    """Greedy, same model/prompt/seed: what mg-live plays (wall-clock paced, no sound card) is what
+    mg-generate renders, sample for sample."""
+    folder, seconds = oracle.FIXTURES / name, 1.0
+    loaded = loading.load(str(folder))
+    total = frames_for(seconds, loaded)
+    common = ["--model", folder, "--prompt", oracle.PROMPTS[0], "--top-k", 1, "--cfg", 3, "--seed", 5]
+    run_cli("live.app", *common, "--seconds", seconds, "--no-audio", "--buffer-ms", 50,
+            "--record", tmp_path / "live.wav", "--log", tmp_path / "live.jsonl")
+    run_cli("engine.generate", *common, "--seconds", total / 50, "--out", tmp_path / "offline.wav")
+    live, _ = sf.read(tmp_path / "live.wav", dtype="float32", always_2d=True)
+    offline, _ = sf.read(tmp_path / "offline.wav", dtype="float32", always_2d=True)
+    assert live.shape == (int(seconds * 32000), 2 if name == "stereo" else 1)
+    assert snr_db(offline[: len(live)], live) >= 60
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="RSS read from /proc (Linux)")
+def test_ninety_seconds_past_two_reprimes(tiny, tmp_path):
+    """Endless mode with the real 30 s horizon and a 10 s window: re-primes at 30, 50, 70 and 90 s."""
+    sink = UnpacedSink(32000, 1, 100)
+    recorder = Recorder(tmp_path / "long.wav", 32000, 1)
+    engine = StreamingEngine(tiny, "slow ambient pad", SamplingParams(), sink, seed=1, window_seconds=10,
+                             recorder=recorder, chunk_frames=5)
+    rss = {}
+
+    def on_chunk(e):
+        seconds = e.metrics.samples / 32000
+        for mark in (30, 90):
+            if seconds >= mark and mark not in rss:
+                mx.clear_cache()
+                rss[mark] = rss_bytes()
+
+    engine.run(90, on_chunk=on_chunk)
+    assert engine.metrics.reprimes >= 2
+    assert abs(rss[90] - rss[30]) / rss[30] <= 0.05, rss
+    audio, _ = sf.read(tmp_path / "long.wav", dtype="float32")
+    assert len(audio) == 90 * 32000 and np.isfinite(audio).all()
+    jumps = np.abs(np.diff(audio))
+    for seconds in (30, 50, 70):  # around the first frames of each new context (+ codec look-ahead)
+        at = seconds * 32000
+        assert jumps[at - 4000 : at + 4000].max() <= np.percentile(jumps, 99.99) * 2, f"seam near {seconds} s"
+
+
+def test_reprime_keeps_the_window(tiny):
+    """After a re-prime the new context starts from exactly the last `window` frames handed out."""
+    condition, mask = encode_prompt(tiny.model, tiny.tokenizer, "jazz piano")
+    gen = FrameGenerator(tiny.model, condition, mask, SamplingParams(top_k=1), horizon=40, window_frames=12)
+    frames = [np.array(gen.next_frame()) for _ in range(60)]
+    assert gen.reprimes >= 1
+    np.testing.assert_array_equal(gen.prompt, np.concatenate(frames, axis=0).T[:, gen.frames_before : gen.frames_before + 12])
+
+
+def test_ring_buffer_underrun_fades_to_silence():
+    ring = RingBuffer(1000, 1, start_fill=10)
+    out = np.ones((64, 1), np.float32)
+    assert ring.read_into(out) and not out.any()  # before playback starts: silence, no underrun
+    ring.write(np.full((100, 1), 0.5, np.float32))
+    block = np.zeros((160, 1), np.float32)
+    assert not ring.read_into(block)
+    assert ring.underruns == 1
+    assert (block[:100] == 0.5).all() and block[100] == 0.5 and (np.diff(block[100:164, 0]) <= 0).all()
+    assert (block[164:] == 0).all()
