@@ -89,6 +89,9 @@ class DelayPattern:
         return np.stack([sequence[:, k, d : d + num_frames] for k, d in enumerate(self.delays)], axis=1)
 
 
+PREFILL_CHUNK = 128
+
+
 class Stepper:
     """Decoder steps over a preallocated KV cache of `max_positions`. A step (embedding, all layers,
     heads, guidance, sampling, delay-pattern override) is one compiled graph with static shapes;
@@ -133,8 +136,12 @@ class Stepper:
     def prefill(self, sequence: mx.array, params, forced: np.ndarray) -> mx.array:
         """A fresh context from positions 0..T-1 ([1, K, T]) → tokens [1, K] for position T."""
         self.cache = self.decoder.new_cache(self.batch, self.max_positions)
-        x = self.decoder.embed_tokens(self._rows(sequence))
-        logits, self.cache = self.decoder(x, mx.array([0], mx.int32), self.cache, self.cross, self.cross_mask)
+        rows = self._rows(sequence)
+        # In slices, so that a long prompt's attention temporaries stay small (memory stays flat).
+        for start in range(0, rows.shape[-1], PREFILL_CHUNK):
+            x = self.decoder.embed_tokens(rows[:, :, start : start + PREFILL_CHUNK])
+            logits, self.cache = self.decoder(x, mx.array([start], mx.int32), self.cache, self.cross, self.cross_mask)
+            mx.eval(logits, self.cache)
         tokens, self.key = self._sample(logits, params, mx.array(forced), self.key)
         return tokens
 
