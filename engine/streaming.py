@@ -132,10 +132,18 @@ class StreamingEngine:
                 return
             self._apply(change)
 
-    def _decode(self, frames: list[mx.array]) -> np.ndarray:
+    def _decode(self, frames: list[mx.array]) -> mx.array:
         codes = mx.stack(frames, axis=-1)  # [1, K, n]
         parts = [codec(codes[:, c :: self.channels]) for c, codec in enumerate(self.codecs)]
-        return np.array(mx.stack(parts, axis=-1)[0].astype(mx.float32))  # [samples, channels]; one sync per chunk
+        return mx.stack(parts, axis=-1)[0].astype(mx.float32)  # [samples, channels], not yet computed
+
+    def _emit(self, audio: np.ndarray, target: int | None) -> None:
+        if target is not None:
+            audio = audio[: target - self.metrics.samples]
+        self.sink.write(audio)
+        if self.recorder:
+            self.recorder.write(audio)
+        self.metrics.samples += len(audio)
 
     def _resolve_probes(self) -> None:
         played, now = self.sink.played, time.perf_counter()
@@ -145,26 +153,30 @@ class StreamingEngine:
     def run(self, seconds: float | None = None, on_chunk=None) -> None:
         """Play until `seconds` of audio have been written (None: until stop()), then drain the sink."""
         target = None if seconds is None else round(seconds * self.sink.sample_rate)
+        pending = None  # the chunk in flight: computed while the previous one is read back and written
         self.sink.start()
         try:
-            while not self.stop_event.is_set() and (target is None or self.metrics.samples < target):
+            while not self.stop_event.is_set():
+                queued = self.metrics.samples + (pending.shape[0] if pending is not None else 0)
+                if target is not None and queued >= target:
+                    break
                 self._apply_pending()
                 self.sink.wait_for_room(self.stop_event)
                 self._resolve_probes()
                 start = time.perf_counter()
                 frames = [self.generator.next_frame() for _ in range(self.chunk_frames)]
                 audio = self._decode(frames)
-                if target is not None:
-                    audio = audio[: target - self.metrics.samples]
-                self.sink.write(audio)
-                if self.recorder:
-                    self.recorder.write(audio)
+                mx.async_eval(audio)
+                if pending is not None:
+                    self._emit(np.array(pending), target)  # one host sync per chunk
+                pending = audio
                 self.metrics.generating_seconds += time.perf_counter() - start
                 self.metrics.frames += len(frames)
-                self.metrics.samples += len(audio)
                 self.metrics.reprimes = self.generator.reprimes
                 if on_chunk:
                     on_chunk(self)
+            if pending is not None and not self.stop_event.is_set():
+                self._emit(np.array(pending), target)
             if self.sink.paced:
                 self.sink.drain(self.stop_event)
                 self._resolve_probes()
