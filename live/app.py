@@ -14,7 +14,7 @@ from engine.loading import load
 from engine.streaming import StreamingEngine, frames_for
 from engine.weights import CheckpointError
 
-DEFAULT_BUFFER_MS = 150
+DEFAULT_BUFFER_MS = 100
 
 
 def parse_args(argv):
