@@ -99,6 +99,13 @@ class Sink:
 
     def start(self) -> None: ...
 
+    def set_paused(self, paused: bool) -> None:
+        """Paused: what is buffered plays out, then silence that is not counted as underruns; on resume
+        playback waits for the buffer to fill again."""
+        self.ring.ended = paused
+        if not paused:
+            self.ring.started = False
+
     def drain(self, stop: threading.Event) -> None:
         """The stream has ended: wait until everything written has been played."""
         self.ring.ended = True

@@ -41,12 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     args = parser.parse_args(argv)
     try:
-        out = convert(args.model, args.out, args.dtype, args.quantize)
+        out = convert(args.model, args.out, args.dtype or "float32", args.quantize)
     except CheckpointError as e:
         print(f"mg-convert: {e}", file=sys.stderr)
         return 2
     size = sum(f.stat().st_size for f in out.iterdir()) / 2**20
-    print(f"wrote {out} ({size:.1f} MiB, decoder {args.dtype}{f', {args.quantize}-bit' if args.quantize else ''})")
+    print(f"wrote {out} ({size:.1f} MiB, decoder {args.dtype or 'float32'}{f', {args.quantize}-bit' if args.quantize else ''})")
     return 0
 
 

@@ -16,10 +16,10 @@ from .weights import CheckpointError
 HORIZON_SECONDS = 30  # the decoder's trained context (1500 frames at 50 frames/s)
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="tiny",
+def add_model_arguments(parser: argparse.ArgumentParser, default_model: str | None = "tiny") -> None:
+    parser.add_argument("--model", default=default_model,
                         help="hub id (facebook/musicgen-small), local folder, converted MLX folder, or tiny")
-    parser.add_argument("--dtype", choices=list(DTYPES), default="float32", help="decoder weight dtype")
+    parser.add_argument("--dtype", choices=list(DTYPES), help="decoder weight dtype (default float32)")
     parser.add_argument("--quantize", type=int, choices=[8, 4], help="quantize the decoder's linear layers")
 
 
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 < args.seconds <= HORIZON_SECONDS:
         parser.error(f"--seconds must be in (0, {HORIZON_SECONDS}]")
     try:
-        loaded = load(args.model, args.dtype, args.quantize)
+        loaded = load(args.model, args.dtype or "float32", args.quantize)
     except CheckpointError as e:
         print(f"mg-generate: {e}", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ import mlx.core as mx
 import numpy as np
 
 from .config import DecoderConfig
+from .conditioning import pad_to
 from .musicgen import MusicGen
 
 
@@ -106,11 +107,16 @@ class Stepper:
         self.key = mx.random.key(seed)
         self._step = mx.compile(self._graph) if compiled else self._graph
 
-    def set_condition(self, condition: mx.array, condition_mask: mx.array) -> None:
-        """A new text condition; takes effect at the next step (the cache is kept)."""
-        if self.guided:  # the unconditional branch: the condition zeroed after enc_to_dec_proj
-            condition = mx.concatenate([condition, mx.zeros_like(condition)])
-            condition_mask = mx.concatenate([condition_mask, mx.ones_like(condition_mask)])
+    def set_condition(self, condition: mx.array, condition_mask: mx.array, negative=None) -> None:
+        """A new text condition ([1, S, D], mask [1, S]); takes effect at the next step (the cache is
+        kept). The guidance branch gets `negative` (a condition and mask) or, as the reference, zeros."""
+        if self.guided:
+            if negative is None:  # the unconditional branch: the condition zeroed after enc_to_dec_proj
+                negative = (mx.zeros_like(condition), mx.ones_like(condition_mask))
+            length = max(condition.shape[1], negative[0].shape[1])
+            (condition, condition_mask), negative = pad_to((condition, condition_mask), length), pad_to(negative, length)
+            condition = mx.concatenate([condition, negative[0]])
+            condition_mask = mx.concatenate([condition_mask, negative[1]])
         self.cross = self.model.cross_keys_values(condition.astype(self.decoder.layer_norm.weight.dtype))
         # Without padding the mask changes nothing; leaving it out keeps the fused attention kernels.
         padded = not bool(mx.all(condition_mask > 0))
@@ -198,6 +204,10 @@ class FrameGenerator:
         tokens = self.stepper.prefill(prefix, self.params, self._forced(width + 1))
         self.position, self.steps = width + 1, self.steps + 1
         self.recent: deque = deque([tokens], maxlen=self.pattern.max_delay + 1)
+
+    def restart(self) -> None:
+        """Start over from nothing (the stream of frames goes on)."""
+        self._start(np.zeros((len(self.pattern.delays), 0), np.int32))
 
     def _reprime(self) -> None:
         width = min(self.window_frames, len(self.history), self.horizon - self.pattern.max_delay - 2)

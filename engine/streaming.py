@@ -19,11 +19,17 @@ import numpy as np
 
 from .audio import Recorder, Sink
 from .encodec import StreamingDecoder
-from .generation import HORIZON_FRAMES, FrameGenerator, SamplingParams, encode_prompt
+from .conditioning import Conditioner
+from .generation import HORIZON_FRAMES, FrameGenerator, SamplingParams
 from .loading import Loaded
 
-# engine parameter → SamplingParams field (the rest: prompt, window, seed)
+# engine parameter → SamplingParams field
 SAMPLING_FIELDS = {"cfg": "cfg_scale", "temperature": "temperature", "top_k": "top_k", "top_p": "top_p"}
+# Everything the engine applies at a frame boundary. Values: prompt/negative text; slot_prompt [n, text];
+# slot_weight [n, weight]; window and morph in seconds; seed an int; play/pause/reset take none;
+# record a file path (None stops recording).
+ENGINE_PARAMS = ("prompt", "negative", "slot_prompt", "slot_weight", "morph", "window", "seed",
+                 "play", "pause", "reset", "record", *SAMPLING_FIELDS)
 
 
 @dataclass
@@ -31,6 +37,7 @@ class Change:
     param: str
     value: object
     source: str = "api"
+    glide: float = 0.0  # seconds a sampling parameter takes to reach the value
     arrived: float = field(default_factory=time.perf_counter)
 
 
@@ -65,17 +72,24 @@ class StreamingEngine:
     def __init__(self, loaded: Loaded, prompt: str, params: SamplingParams, sink: Sink, seed: int = 0,
                  window_seconds: float = 10.0, recorder: Recorder | None = None, log_path: Path | None = None,
                  total_frames: int | None = None, horizon: int = HORIZON_FRAMES, chunk_frames: int = 1,
-                 model_name: str = ""):
-        self.loaded, self.sink, self.recorder = loaded, sink, recorder
+                 model_name: str = "", codes_path: Path | None = None):
+        self.loaded, self.sink = loaded, sink
+        # "main": the recording asked for at start; "session": the one /mg/record starts and stops
+        self.recorders: dict[str, Recorder] = {"main": recorder} if recorder else {}
         model, cfg = loaded.model, loaded.config
         self.fps, self.hop, self.channels = cfg.frames_per_second, cfg.codec.hop_length, cfg.audio_channels
-        self.prompt, self.params, self.window_seconds, self.seed = prompt, params, window_seconds, seed
+        self.params, self.window_seconds, self.seed = params, window_seconds, seed
+        self.morph_seconds = 0.0
         self.chunk_frames = chunk_frames
-        condition, mask = encode_prompt(model, loaded.tokenizer, prompt)
+        self.conditioner = Conditioner(model, loaded.tokenizer, prompt)
         # Always guided, so that guidance can be turned up live from 1.
-        self.generator = FrameGenerator(model, condition, mask, params, seed, horizon=horizon,
+        self.generator = FrameGenerator(model, *self.conditioner.current, params, seed, horizon=horizon,
                                         window_frames=self.window_frames(window_seconds),
                                         total_frames=total_frames, guided=True)
+        self.paused = False
+        self.codes_path, self._codes = codes_path, []  # only kept when asked for (a few bytes per frame)
+        self.replay: deque = deque()  # logged changes to apply at their decoder step (see load_replay)
+        self._glides: dict[str, list] = {}  # sampling field → [start, target, frames, frames done]
         self.codecs = [StreamingDecoder(model.audio_encoder) for _ in range(self.channels)]
         self.latency_samples = self.codecs[0].latency_samples
         self.changes: queue.SimpleQueue[Change] = queue.SimpleQueue()
@@ -87,44 +101,90 @@ class StreamingEngine:
             self.log = EventLog(log_path, {
                 "model": model_name, "dtype": loaded.dtype, "quantize": loaded.quantize, "seed": seed,
                 "sample_rate": cfg.sample_rate, "channels": self.channels, "frames_per_second": self.fps,
-                "settings": self.settings(),
+                "total_frames": total_frames, "horizon": horizon, "settings": self.settings(),
             })
 
+    @property
+    def prompt(self) -> str:
+        return self.conditioner.slots[0][0]
+
     def settings(self) -> dict:
-        return {"prompt": self.prompt, "cfg": self.params.cfg_scale, "temperature": self.params.temperature,
-                "top_k": self.params.top_k, "top_p": self.params.top_p, "window": self.window_seconds}
+        return {"prompt": self.prompt, "negative": self.conditioner.negative, "cfg": self.params.cfg_scale,
+                "temperature": self.params.temperature, "top_k": self.params.top_k, "top_p": self.params.top_p,
+                "window": self.window_seconds, "morph": self.morph_seconds,
+                "slots": {str(n): list(v) for n, v in self.conditioner.slots.items() if n}}
 
     def window_frames(self, seconds: float) -> int:
         return max(1, round(seconds * self.fps))
 
-    def submit(self, param: str, value, source: str = "api") -> None:
+    def submit(self, param: str, value, source: str = "api", glide: float = 0.0) -> None:
         """Thread-safe: queue a change; it takes effect at the next frame boundary."""
-        self.changes.put(Change(param, value, source))
+        self.changes.put(Change(param, value, source, glide))
 
     def _apply(self, change: Change) -> None:
-        gen = self.generator
-        if change.param == "prompt":
-            self.prompt = str(change.value)
-            gen.stepper.set_condition(*encode_prompt(self.loaded.model, self.loaded.tokenizer, self.prompt))
-        elif change.param in SAMPLING_FIELDS:
-            self.params = replace(self.params, **{SAMPLING_FIELDS[change.param]: change.value})
-            gen.set_params(self.params)
-        elif change.param == "window":
-            self.window_seconds = float(change.value)
+        gen, cond, p, value = self.generator, self.conditioner, change.param, change.value
+        frame, step = gen.emitted, gen.steps  # where it takes effect (before a reset restarts the context)
+        if p in ("prompt", "slot_prompt", "slot_weight"):
+            slot, new = (0, value) if p == "prompt" else (int(value[0]), value[1])
+            text, weight = cond.slots.get(slot, ("", 0.0))  # a new slot is silent until given weight
+            cond.slots[slot] = (text, float(new)) if p == "slot_weight" else (str(new), weight)
+            cond.retarget()
+        elif p == "negative":
+            cond.negative = str(value)
+        elif p == "morph":
+            self.morph_seconds = float(value)
+            cond.morph_frames = round(self.morph_seconds * self.fps)
+        elif p in SAMPLING_FIELDS:
+            frames = round(change.glide * self.fps)
+            if frames > 0:
+                self._glides[p] = [getattr(self.params, SAMPLING_FIELDS[p]), value, frames, 0]
+            else:
+                self._glides.pop(p, None)
+                self._set_sampling(p, value)
+        elif p == "window":
+            self.window_seconds = float(value)
             gen.set_window(self.window_frames(self.window_seconds))
-        elif change.param == "seed":
-            gen.stepper.key = mx.random.key(int(change.value))
+        elif p == "seed":
+            gen.stepper.key = mx.random.key(int(value))
+        elif p in ("play", "pause"):
+            self.paused = p == "pause"
+            self.sink.set_paused(self.paused)
+        elif p == "reset":
+            gen.restart()
+        elif p == "record":
+            if "session" in self.recorders:
+                self.recorders.pop("session").close()
+            if value:
+                self.recorders["session"] = Recorder(Path(value), self.sink.sample_rate, self.channels)
         else:
-            raise ValueError(f"unknown engine parameter {change.param!r}")
+            raise ValueError(f"unknown engine parameter {p!r}")
+        if p in ("prompt", "slot_prompt", "slot_weight", "negative"):
+            gen.stepper.set_condition(*cond.current, cond.negative_condition())
         # The first frame generated entirely after the change: codebook k of frame F comes delay[k]
         # steps after codebook 0, so frames before F + max_delay were partly generated before it.
-        first_frame = gen.emitted + gen.pattern.max_delay
-        self._probes.append((first_frame * self.hop, change.arrived))
+        self._probes.append(((frame + gen.pattern.max_delay) * self.hop, change.arrived))
         if self.log:
-            self.log.write({"frame": gen.emitted, "step": gen.steps, "t": round(gen.emitted / self.fps, 4),
-                            "source": change.source, "param": change.param, "value": change.value})
+            self.log.write({"frame": frame, "step": step, "t": round(frame / self.fps, 4),
+                            "source": change.source, "param": p, "value": value}
+                           | ({"glide": change.glide} if change.glide else {}))
+
+    def _set_sampling(self, param: str, value) -> None:
+        self.params = replace(self.params, **{SAMPLING_FIELDS[param]: value})
+        self.generator.set_params(self.params)
+
+    def _advance_glides(self) -> None:
+        for param, glide in list(self._glides.items()):
+            start, target, frames, done = glide
+            glide[3] = done = done + 1
+            value = start + (target - start) * min(1.0, done / frames)
+            self._set_sampling(param, round(value) if isinstance(target, int) else value)
+            if done >= frames:
+                del self._glides[param]
 
     def _apply_pending(self) -> None:
+        while self.replay and self.replay[0]["step"] <= self.generator.steps:
+            record = self.replay.popleft()
+            self._apply(Change(record["param"], record["value"], record.get("source", "replay"), record.get("glide", 0.0)))
         while True:
             try:
                 change = self.changes.get_nowait()
@@ -132,17 +192,34 @@ class StreamingEngine:
                 return
             self._apply(change)
 
+    def _next_frame(self) -> mx.array:
+        """One frame: replayed changes due at this step, then the morph's next condition, then the frame."""
+        if self.replay:
+            self._apply_pending()
+        self._advance_glides()
+        if self.conditioner.advance():
+            self.generator.stepper.set_condition(*self.conditioner.current, self.conditioner.negative_condition())
+        return self.generator.next_frame()
+
+    def load_replay(self, records: list[dict]) -> None:
+        """Changes from an event log, applied at the decoder step each took effect at: with the same model
+        and seed the tokens come out exactly as performed."""
+        self.replay = deque(sorted((r for r in records if r["param"] != "record"), key=lambda r: r["step"]))
+
     def _decode(self, frames: list[mx.array]) -> mx.array:
         codes = mx.stack(frames, axis=-1)  # [1, K, n]
         parts = [codec(codes[:, c :: self.channels]) for c, codec in enumerate(self.codecs)]
         return mx.stack(parts, axis=-1)[0].astype(mx.float32)  # [samples, channels], not yet computed
 
-    def _emit(self, audio: np.ndarray, target: int | None) -> None:
+    def _emit(self, audio: mx.array, frames: list[mx.array], target: int | None) -> None:
+        audio = np.array(audio)
         if target is not None:
             audio = audio[: target - self.metrics.samples]
+        if self.codes_path:
+            self._codes.append(np.array(mx.stack(frames, axis=-1)))
         self.sink.write(audio)
-        if self.recorder:
-            self.recorder.write(audio)
+        for recorder in self.recorders.values():
+            recorder.write(audio)
         self.metrics.samples += len(audio)
 
     def _resolve_probes(self) -> None:
@@ -157,26 +234,29 @@ class StreamingEngine:
         self.sink.start()
         try:
             while not self.stop_event.is_set():
-                queued = self.metrics.samples + (pending.shape[0] if pending is not None else 0)
+                queued = self.metrics.samples + (pending[0].shape[0] if pending is not None else 0)
                 if target is not None and queued >= target:
                     break
                 self._apply_pending()
+                if self.paused:
+                    time.sleep(0.01)
+                    continue
                 self.sink.wait_for_room(self.stop_event)
                 self._resolve_probes()
                 start = time.perf_counter()
-                frames = [self.generator.next_frame() for _ in range(self.chunk_frames)]
+                frames = [self._next_frame() for _ in range(self.chunk_frames)]
                 audio = self._decode(frames)
                 mx.async_eval(audio)
                 if pending is not None:
-                    self._emit(np.array(pending), target)  # one host sync per chunk
-                pending = audio
+                    self._emit(*pending, target)  # one host sync per chunk
+                pending = (audio, frames)
                 self.metrics.generating_seconds += time.perf_counter() - start
                 self.metrics.frames += len(frames)
                 self.metrics.reprimes = self.generator.reprimes
                 if on_chunk:
                     on_chunk(self)
             if pending is not None and not self.stop_event.is_set():
-                self._emit(np.array(pending), target)
+                self._emit(*pending, target)
             if self.sink.paced:
                 self.sink.drain(self.stop_event)
                 self._resolve_probes()
@@ -188,9 +268,14 @@ class StreamingEngine:
 
     def close(self) -> None:
         self.sink.close()
-        if self.recorder:
-            self.recorder.close()
+        for recorder in self.recorders.values():
+            recorder.close()
+        if self.codes_path:
+            np.save(self.codes_path, np.concatenate(self._codes, axis=-1) if self._codes else np.zeros((1, 0, 0)))
         if self.log:
+            gen = self.generator
+            self.log.write({"end": True, "frame": gen.emitted, "step": gen.steps,
+                            "seconds": self.metrics.samples / self.sink.sample_rate})
             self.log.close()
 
 

@@ -1,25 +1,31 @@
-"""`mg-live`: play MusicGen endlessly, steered while it plays."""
+"""`mg-live`: play MusicGen endlessly, steered while it plays (OSC, MIDI, console), or re-render a logged
+performance offline (`--replay`)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import signal
 import sys
 import time
 from pathlib import Path
 
-from engine.audio import AudioUnavailable, ClockSink, Recorder, SoundDeviceSink
+from engine.audio import AudioUnavailable, ClockSink, Recorder, SoundDeviceSink, UnpacedSink
 from engine.generate import add_model_arguments, add_sampling_arguments, sampling_from
+from engine.generation import SamplingParams
 from engine.loading import load
 from engine.streaming import StreamingEngine, frames_for
 from engine.weights import CheckpointError
+
+from .params import BY_NAME, BadValue, Registry
 
 DEFAULT_BUFFER_MS = 100
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="mg-live", description="Play MusicGen live, endlessly.")
-    add_model_arguments(parser)
+    add_model_arguments(parser, default_model=None)
     parser.add_argument("--prompt", default="warm analog synth pad with slow drums")
     parser.add_argument("--seconds", type=float, help="stop cleanly after this much audio (default: run until Ctrl-C)")
     parser.add_argument("--no-audio", action="store_true", help="no sound card: pace by the wall clock")
@@ -28,13 +34,27 @@ def parse_args(argv):
     parser.add_argument("--window", type=float, default=10.0, help="seconds of past music kept when the context restarts (2-30)")
     parser.add_argument("--record", type=Path, help="record to this .wav/.flac as it plays")
     parser.add_argument("--log", type=Path, help="event log (JSON Lines) of every applied change")
+    parser.add_argument("--codes-out", type=Path, help="save the played codes (batch, codebooks, frames) as .npy")
+    parser.add_argument("--session-dir", type=Path, default=Path("."), help="folder for /mg/record files")
     parser.add_argument("--device", help="sound output device (name or index)")
+    parser.add_argument("--osc-host", default="127.0.0.1", help="address to listen on (0.0.0.0 opens it to the network)")
+    parser.add_argument("--osc-port", type=int, default=9000, help="OSC port (0: no OSC)")
+    parser.add_argument("--osc-reply", help="HOST:PORT to send telemetry to")
+    parser.add_argument("--headless", action="store_true", help="plain status lines instead of the console")
+    parser.add_argument("--replay", type=Path, help="re-render this event log offline (with --out)")
+    parser.add_argument("--out", type=Path, help="output .wav/.flac of --replay")
     add_sampling_arguments(parser)
     args = parser.parse_args(argv)
     if not 2 <= args.window <= 30:
         parser.error("--window must be between 2 and 30 seconds")
-    if args.record and args.record.suffix.lower() not in (".wav", ".flac"):
-        parser.error("--record must end in .wav or .flac")
+    for name in ("record", "out"):
+        path = getattr(args, name)
+        if path and path.suffix.lower() not in (".wav", ".flac"):
+            parser.error(f"--{name} must end in .wav or .flac")
+    if args.replay and not args.out:
+        parser.error("--replay needs --out")
+    if not args.replay:  # a replay takes the log's model and dtype unless told otherwise
+        args.model, args.dtype = args.model or "tiny", args.dtype or "float32"
     return args
 
 
@@ -49,17 +69,85 @@ class StatusLine:
         if not force and now - self.last < (0.25 if self.tty else 5.0):
             return
         self.last = now
-        m, rate = engine.metrics, engine.sink.sample_rate
-        latency = sorted(m.latencies_ms)
-        text = (f"{m.samples / rate:7.1f} s  frame {m.frames}  rtf {m.rtf(rate):.2f}  "
-                f"buffer {engine.sink.ring.fill / rate * 1000:4.0f} ms  underruns {engine.sink.underruns}  "
-                f"reprimes {m.reprimes}" + (f"  latency {latency[len(latency) // 2]:.0f} ms" if latency else ""))
-        self.stream.write(("\r" + text + "\033[K") if self.tty else text + "\n")
+        self.stream.write(("\r" + summary(engine) + "\033[K") if self.tty else summary(engine) + "\n")
         self.stream.flush()
+
+
+def summary(engine: StreamingEngine) -> str:
+    m, rate = engine.metrics, engine.sink.sample_rate
+    latency = sorted(m.latencies_ms)
+    return (f"{m.samples / rate:7.2f} s  frame {m.frames}  rtf {m.rtf(rate):.2f}  "
+            f"buffer {engine.sink.ring.fill / rate * 1000:4.0f} ms  underruns {engine.sink.underruns}  "
+            f"reprimes {m.reprimes}" + (f"  latency {latency[len(latency) // 2]:.0f} ms" if latency else ""))
+
+
+class Controls:
+    """What every surface calls: validate through the registry, then hand to the engine or the app."""
+
+    def __init__(self, engine: StreamingEngine, registry: Registry, session_dir: Path):
+        self.engine, self.registry, self.session_dir = engine, registry, session_dir
+
+    def __call__(self, name: str, value, source: str) -> None:
+        if name == "quit":
+            self.engine.stop()
+        elif name == "record":
+            try:
+                self.engine.submit("record", str(self.session_file(value)), source)
+            except BadValue:
+                return
+        elif name == "record_stop":
+            self.engine.submit("record", None, source)
+        else:
+            self.engine.submit(name, value, source, glide=BY_NAME[name].smoothing)
+
+    def session_file(self, name: str) -> Path:
+        """A file name from the network, never a path: it lands in the session folder."""
+        if not name or name != Path(name).name or name.startswith("."):
+            self.registry.count("bad file name", f"record: {name!r} is not a plain file name")
+            raise BadValue("bad file name", name)
+        path = Path(name) if Path(name).suffix.lower() in (".wav", ".flac") else Path(name + ".wav")
+        self.session_dir.mkdir(parents=True, exist_ok=True)
+        return self.session_dir / path
+
+
+def replay(args) -> int:
+    """Re-render a logged performance as fast as the machine allows, with the same or another model."""
+    lines = [json.loads(line) for line in args.replay.read_text().splitlines() if line.strip()]
+    header, records = lines[0], [r for r in lines[1:] if not r.get("end")]
+    end = next((r for r in lines[1:] if r.get("end")), None)
+    seconds = args.seconds or (end["seconds"] if end else None)
+    if not header.get("mg_live_log") or seconds is None:
+        print(f"mg-live: {args.replay}: not a complete mg-live event log", file=sys.stderr)
+        return 2
+    settings = header["settings"]
+    loaded = load(args.model or header.get("model") or "tiny", args.dtype or header.get("dtype", "float32"),
+                  args.quantize or header.get("quantize"))
+    params = SamplingParams(settings["cfg"], settings["temperature"], settings["top_k"], settings["top_p"])
+    sink = UnpacedSink(loaded.config.sample_rate, loaded.config.audio_channels, args.buffer_ms)
+    engine = StreamingEngine(loaded, settings["prompt"], params, sink, seed=header["seed"],
+                             window_seconds=settings["window"], recorder=Recorder(args.out, sink.sample_rate, sink.channels),
+                             total_frames=header.get("total_frames"), horizon=header.get("horizon", 1500),
+                             codes_path=args.codes_out)
+    initial = [("negative", settings.get("negative", "")), ("morph", settings.get("morph", 0.0))]
+    initial += [("slot_prompt", [int(n), text]) for n, (text, _) in settings.get("slots", {}).items()]
+    initial += [("slot_weight", [int(n), weight]) for n, (_, weight) in settings.get("slots", {}).items()]
+    engine.load_replay([{"step": 0, "param": p, "value": v} for p, v in initial if v] + records)
+    start = time.perf_counter()
+    engine.run(seconds)
+    print(f"mg-live: rendered {args.out} ({seconds:.2f} s, {len(records)} changes) in "
+          f"{time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="mg-live: %(message)s", stream=sys.stderr)
+    if args.replay:
+        try:
+            return replay(args)
+        except CheckpointError as e:
+            print(f"mg-live: {e}", file=sys.stderr)
+            return 2
     try:
         loaded = load(args.model, args.dtype, args.quantize)
         rate, channels = loaded.config.sample_rate, loaded.config.audio_channels
@@ -72,19 +160,39 @@ def main(argv: list[str] | None = None) -> int:
     engine = StreamingEngine(loaded, args.prompt, sampling_from(args), sink, seed=args.seed,
                              window_seconds=args.window, recorder=recorder, log_path=args.log,
                              total_frames=frames_for(args.seconds, loaded) if args.seconds else None,
-                             model_name=args.model)
+                             model_name=args.model, codes_path=args.codes_out)
+    registry = Registry()
+    controls = Controls(engine, registry, args.session_dir)
+    surfaces = []
+    if args.osc_port:
+        from .osc import OscServer, Telemetry
+
+        try:
+            server = OscServer(registry, lambda name, value: controls(name, value, "osc"), args.osc_host, args.osc_port)
+        except OSError as e:
+            print(f"mg-live: cannot listen for OSC on {args.osc_host}:{args.osc_port} ({e.strerror}); "
+                  "pick another --osc-port, or 0 for none", file=sys.stderr)
+            return 2
+        surfaces.append(server.start())
+        if args.osc_reply:
+            host, _, port = args.osc_reply.rpartition(":")
+            surfaces.append(Telemetry(engine, host or "127.0.0.1", int(port)).start())
     signal.signal(signal.SIGINT, lambda *_: engine.stop())
     signal.signal(signal.SIGTERM, lambda *_: engine.stop())
     status = StatusLine()
+    where = f"OSC on {args.osc_host}:{args.osc_port}" if args.osc_port else "no OSC"
     print(f"mg-live: {args.model} ({loaded.dtype}) at {rate} Hz, {channels} channel(s), "
-          f"{'wall clock (no audio)' if args.no_audio else 'sound card'}; Ctrl-C stops", file=sys.stderr)
-    engine.run(args.seconds, on_chunk=status)
+          f"{'wall clock (no audio)' if args.no_audio else 'sound card'}, {where}; Ctrl-C stops", file=sys.stderr)
+    try:
+        engine.run(args.seconds, on_chunk=status)
+    finally:
+        for surface in surfaces:
+            surface.close()
     status(engine, force=True)
-    m = engine.metrics
-    latency = sorted(m.latencies_ms)
-    print(f"\nmg-live: played {m.samples / rate:.2f} s, {m.frames} frames, rtf {m.rtf(rate):.2f}, "
-          f"underruns {sink.underruns}, reprimes {m.reprimes}"
-          + (f", latency p50 {latency[len(latency) // 2]:.0f} ms" if latency else ""), file=sys.stderr)
+    errors = ", ".join(f"{k} {v}" for k, v in registry.errors.items())
+    print(f"\nmg-live: played {engine.metrics.samples / rate:.2f} s, {engine.metrics.frames} frames, "
+          f"rtf {engine.metrics.rtf(rate):.2f}, underruns {sink.underruns}, reprimes {engine.metrics.reprimes}"
+          + (f", ignored input: {errors}" if errors else ""), file=sys.stderr)
     return 0
 
 
