@@ -40,6 +40,8 @@ def parse_args(argv):
     parser.add_argument("--osc-host", default="127.0.0.1", help="address to listen on (0.0.0.0 opens it to the network)")
     parser.add_argument("--osc-port", type=int, default=9000, help="OSC port (0: no OSC)")
     parser.add_argument("--osc-reply", help="HOST:PORT to send telemetry to")
+    parser.add_argument("--midi-in", help="MIDI input port (a part of its name); with --midi-map alone, the map's port")
+    parser.add_argument("--midi-map", type=Path, help="MIDI map (TOML): CC → parameter, notes → prompts/transport")
     parser.add_argument("--headless", action="store_true", help="plain status lines instead of the console")
     parser.add_argument("--replay", type=Path, help="re-render this event log offline (with --out)")
     parser.add_argument("--out", type=Path, help="output .wav/.flac of --replay")
@@ -177,6 +179,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.osc_reply:
             host, _, port = args.osc_reply.rpartition(":")
             surfaces.append(Telemetry(engine, host or "127.0.0.1", int(port)).start())
+    if args.midi_in is not None or args.midi_map:
+        from .midi import MidiInput, MidiMap, MidiRouter
+
+        try:
+            mapping = MidiMap.load(args.midi_map) if args.midi_map else MidiMap()
+        except ValueError as e:
+            print(f"mg-live: {e}", file=sys.stderr)
+            return 2
+        midi_router = MidiRouter(mapping, registry, lambda name, value: controls(name, value, "midi"))
+        surfaces.append(MidiInput(midi_router, args.midi_in or "").start())
     signal.signal(signal.SIGINT, lambda *_: engine.stop())
     signal.signal(signal.SIGTERM, lambda *_: engine.stop())
     status = StatusLine()

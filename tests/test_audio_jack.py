@@ -68,3 +68,38 @@ def test_slow_generator_underruns_into_silence(jack_server):
     assert sink.underruns > 0
     assert min(blocks[len(blocks) // 2 :]) == 0.0  # gaps are silence
     assert engine.metrics.samples == 64000  # and the stream went on to the end
+
+
+def test_midi_through_jack(jack_server):
+    """A real MIDI port: a virtual JACK output (the 'controller') played into mg-live's MIDI input."""
+    import mido
+
+    from live.midi import CCBinding, MidiInput, MidiMap, MidiRouter
+    from live.params import Registry
+
+    jack = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
+    got = []
+    router = MidiRouter(MidiMap(cc=[CCBinding(1, "cfg", 1.0, 9.0)]), Registry(), lambda p, v: got.append((p, v)))
+    keys = jack.open_output("mg-test-keys", virtual=True)
+    midi = MidiInput(router, "mg-test-keys", open_input=jack.open_input, input_names=jack.get_input_names,
+                     check_s=0.1).start()
+    try:
+        deadline = time.monotonic() + 5
+        while midi.port_name is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)
+        keys.send(mido.Message("control_change", control=1, value=127))
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert got == [("cfg", 9.0)]
+        keys.close()  # unplugged: mg-live plays on and waits for it
+        while midi.port_name is not None and time.monotonic() < deadline + 5:
+            time.sleep(0.02)
+        assert midi.port_name is None
+        keys = jack.open_output("mg-test-keys", virtual=True)
+        while midi.connects < 2 and time.monotonic() < deadline + 10:
+            time.sleep(0.02)
+        assert midi.connects == 2
+    finally:
+        midi.close()
+        keys.close()

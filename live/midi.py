@@ -1,0 +1,200 @@
+"""MIDI in: CC → parameter (range, curve, 14-bit pairs), note → action / prompt / slot, MIDI-learn, and a
+port that may come and go mid-performance. Maps are TOML files (patches/midi/ has some)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .params import BY_NAME, BadValue, Registry
+
+log = logging.getLogger("mg-live")
+CURVES = {"linear": lambda x: x, "exp": lambda x: x * x, "log": lambda x: x**0.5}
+
+
+@dataclass
+class CCBinding:
+    control: int
+    param: str
+    min: float | None = None
+    max: float | None = None
+    curve: str = "linear"
+    channel: int | None = None  # 0–15; None: any
+    lsb: int | None = None  # 14-bit: the controller sends the low 7 bits on this CC
+    slot: int | None = None  # for slot_weight
+
+    def value(self, fraction: float):
+        p = BY_NAME[self.param]
+        low = p.minimum if self.min is None else self.min
+        high = p.maximum if self.max is None else self.max
+        v = low + (high - low) * CURVES[self.curve](fraction)
+        return [self.slot, v] if self.param == "slot_weight" else v
+
+
+@dataclass
+class NoteBinding:
+    note: int
+    param: str
+    value: object = None  # prompt text, slot weight, …; actions take none
+    slot: int | None = None
+    channel: int | None = None
+
+
+@dataclass
+class MidiMap:
+    name: str = ""
+    port: str = ""  # substring of the input port's name; empty: the first port
+    cc: list[CCBinding] = field(default_factory=list)
+    notes: list[NoteBinding] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path) -> "MidiMap":
+        try:
+            raw = tomllib.loads(path.read_text())
+            mapping = cls(raw.get("name", ""), raw.get("port", ""),
+                          [CCBinding(**c) for c in raw.get("cc", [])], [NoteBinding(**n) for n in raw.get("note", [])])
+        except (OSError, tomllib.TOMLDecodeError, TypeError) as e:
+            raise ValueError(f"{path}: not a MIDI map ({e})") from None
+        for binding in [*mapping.cc, *mapping.notes]:
+            if binding.param not in BY_NAME:
+                raise ValueError(f"{path}: unknown parameter {binding.param!r}")
+            kind = BY_NAME[binding.param].kind
+            if isinstance(binding, CCBinding) and (binding.curve not in CURVES or kind == "text"):
+                raise ValueError(f"{path}: CC {binding.control} → {binding.param}: needs a number or action parameter "
+                                 f"and a curve of {', '.join(CURVES)}")
+        return mapping
+
+    def save(self, path: Path) -> None:
+        import tomli_w
+
+        def clean(binding):
+            return {k: v for k, v in binding.__dict__.items() if v is not None}
+
+        doc = {"name": self.name, "port": self.port, "cc": [clean(c) for c in self.cc],
+               "note": [clean(n) for n in self.notes]}
+        path.write_text(tomli_w.dumps({k: v for k, v in doc.items() if v != []}))
+
+
+class MidiRouter:
+    """Messages → `deliver(param, value)` through the registry; also the MIDI-learn state."""
+
+    def __init__(self, mapping: MidiMap, registry: Registry, deliver):
+        self.mapping, self.registry, self.deliver = mapping, registry, deliver
+        self._msb: dict[tuple[int, int], int] = {}
+        self.learning: str | None = None
+        self._learn_slot: int | None = None
+        self.last_activity = 0.0
+
+    def learn(self, param: str, slot: int | None = None) -> None:
+        """The next CC moved gets bound to `param`."""
+        if not BY_NAME[param].midi_target:
+            raise ValueError(f"{param} is not a number parameter")
+        self.learning, self._learn_slot = param, slot
+
+    def handle(self, msg) -> None:
+        self.last_activity = time.monotonic()
+        if msg.type == "control_change":
+            self._control(msg)
+        elif msg.type == "note_on" and msg.velocity > 0:
+            for b in self.mapping.notes:
+                if b.note == msg.note and b.channel in (None, msg.channel):
+                    value = [b.slot, b.value] if b.param in ("slot_weight", "slot_prompt") else b.value
+                    self._send(b.param, value)
+
+    def _control(self, msg) -> None:
+        if self.learning:
+            self.mapping.cc = [c for c in self.mapping.cc if c.control != msg.control]
+            self.mapping.cc.append(CCBinding(msg.control, self.learning, slot=self._learn_slot))
+            log.info("MIDI learn: CC %d → %s", msg.control, self.learning)
+            self.learning = None
+        for b in self.mapping.cc:
+            if b.channel not in (None, msg.channel):
+                continue
+            if b.control == msg.control and BY_NAME[b.param].kind == "action":
+                if msg.value >= 64:  # a button: pressed
+                    self._send(b.param, None)
+            elif b.control == msg.control:
+                self._msb[(msg.channel, b.control)] = msg.value
+                self._send(b.param, b.value(msg.value / 127))  # coarse now; the LSB refines it
+            elif b.lsb == msg.control:
+                msb = self._msb.get((msg.channel, b.control), 0)
+                self._send(b.param, b.value(((msb << 7) | msg.value) / 16383))
+
+    def _send(self, param: str, value) -> None:
+        try:
+            raw = value[1] if isinstance(value, list) else value
+            coerced = self.registry.coerce(param, raw)
+        except BadValue:
+            return
+        self.deliver(param, [value[0], coerced] if isinstance(value, list) else coerced)
+
+
+class MidiInput:
+    """Reads a port in a thread; if the port disappears, keeps playing and reconnects when it is back.
+    `open_input`/`input_names` default to mido's (python-rtmidi); tests pass a fake backend."""
+
+    def __init__(self, router: MidiRouter, port: str = "", open_input=None, input_names=None, poll_s: float = 0.001,
+                 check_s: float = 1.0):
+        import mido
+
+        self.router, self.wanted = router, port or router.mapping.port
+        self.open_input, self.input_names = open_input or mido.open_input, input_names or mido.get_input_names
+        self.poll_s, self.check_s = poll_s, check_s
+        self.port_name: str | None = None
+        self.connects = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mg-midi-in", daemon=True)
+
+    def start(self) -> "MidiInput":
+        self._thread.start()
+        return self
+
+    def _find(self) -> str | None:
+        try:
+            names = self.input_names()
+        except Exception:  # noqa: BLE001 - a backend without a MIDI system has no ports
+            return None
+        return next((n for n in names if self.wanted.lower() in n.lower()), None)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            name = self._find()
+            if name is None:
+                self._stop.wait(self.check_s)
+                continue
+            try:
+                port = self.open_input(name)
+            except Exception as e:  # noqa: BLE001
+                log.warning("MIDI: cannot open %s (%s); retrying", name, e)
+                self._stop.wait(self.check_s)
+                continue
+            self.port_name, self.connects = name, self.connects + 1
+            log.info("MIDI: listening on %s", name)
+            self._read(port, name)
+            port.close()
+            self.port_name = None
+
+    def _read(self, port, name: str) -> None:
+        next_check = time.monotonic() + self.check_s
+        while not self._stop.is_set():
+            try:
+                for msg in port.iter_pending():
+                    self.router.handle(msg)
+            except Exception as e:  # noqa: BLE001 - a vanished device errors in backend-specific ways
+                log.warning("MIDI: %s failed (%s); reconnecting", name, e)
+                return
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + self.check_s
+                if name not in (self.input_names() or []):
+                    log.warning("MIDI: %s disappeared; playing on, reconnecting when it is back", name)
+                    return
+            time.sleep(self.poll_s)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
