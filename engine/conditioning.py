@@ -39,8 +39,8 @@ class Conditioner:
     """Slots of (prompt, weight), slot 0 being the main prompt; a negative prompt for the guidance branch;
     a morph from the condition that was playing to the new one over `morph_frames` frames."""
 
-    def __init__(self, model: MusicGen, tokenizer, prompt: str, cache_size: int = 64):
-        self.model, self.tokenizer = model, tokenizer
+    def __init__(self, model: MusicGen, tokenizer, prompt: str, cache_size: int = 64, bucket: int = 64):
+        self.model, self.tokenizer, self.bucket = model, tokenizer, bucket
         self._cache: OrderedDict[str, Condition] = OrderedDict()
         self.cache_size = cache_size
         self.slots: dict[int, tuple[str, float]] = {0: (prompt, 1.0)}
@@ -63,10 +63,13 @@ class Conditioner:
         return self._cache[text]
 
     def _compose(self) -> Condition:
-        return mix([(weight, self.encode(text)) for text, weight in self.slots.values() if text])
+        # Padded (and masked) to a multiple of `bucket` tokens: a new prompt of another length then
+        # keeps the compiled step's shapes, so changing prompts never stalls on a recompile.
+        mixed = mix([(weight, self.encode(text)) for text, weight in self.slots.values() if text])
+        return pad_to(mixed, -(-mixed[0].shape[1] // self.bucket) * self.bucket)
 
     def negative_condition(self) -> Condition | None:
-        return self.encode(self.negative) if self.negative else None
+        return pad_to(self.encode(self.negative), self.current[0].shape[1]) if self.negative else None
 
     def retarget(self) -> None:
         """The slots changed: morph from what is playing now to the new blend."""

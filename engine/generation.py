@@ -122,6 +122,7 @@ class Stepper:
         padded = not bool(mx.all(condition_mask > 0))
         self.cross_mask = (condition_mask > 0)[:, None, None, :] if padded else None
         self.batch = condition.shape[0]
+        mx.eval(self.cross, self.cross_mask)
 
     def _sample(self, logits, params, forced, key):
         cfg_scale, temperature, top_k, top_p = params
@@ -202,6 +203,8 @@ class FrameGenerator:
         self.prompt, self.frames_before = prompt, self.emitted - width
         prefix = mx.array(self.pattern.prefix(prompt))
         tokens = self.stepper.prefill(prefix, self.params, self._forced(width + 1))
+        # Computed here, so that another thread may carry on from this context (MLX streams are per thread).
+        mx.eval(tokens, self.stepper.cache, self.stepper.key)
         self.position, self.steps = width + 1, self.steps + 1
         self.recent: deque = deque([tokens], maxlen=self.pattern.max_delay + 1)
 

@@ -72,16 +72,17 @@ class StreamingEngine:
     def __init__(self, loaded: Loaded, prompt: str, params: SamplingParams, sink: Sink, seed: int = 0,
                  window_seconds: float = 10.0, recorder: Recorder | None = None, log_path: Path | None = None,
                  total_frames: int | None = None, horizon: int = HORIZON_FRAMES, chunk_frames: int = 1,
-                 model_name: str = "", codes_path: Path | None = None):
+                 model_name: str = "", codes_path: Path | None = None, morph_seconds: float = 0.0):
         self.loaded, self.sink = loaded, sink
         # "main": the recording asked for at start; "session": the one /mg/record starts and stops
         self.recorders: dict[str, Recorder] = {"main": recorder} if recorder else {}
         model, cfg = loaded.model, loaded.config
         self.fps, self.hop, self.channels = cfg.frames_per_second, cfg.codec.hop_length, cfg.audio_channels
         self.params, self.window_seconds, self.seed = params, window_seconds, seed
-        self.morph_seconds = 0.0
+        self.morph_seconds = morph_seconds
         self.chunk_frames = chunk_frames
         self.conditioner = Conditioner(model, loaded.tokenizer, prompt)
+        self.conditioner.morph_frames = round(morph_seconds * self.fps)
         # Always guided, so that guidance can be turned up live from 1.
         self.generator = FrameGenerator(model, *self.conditioner.current, params, seed, horizon=horizon,
                                         window_frames=self.window_frames(window_seconds),
@@ -111,7 +112,7 @@ class StreamingEngine:
     def settings(self) -> dict:
         return {"prompt": self.prompt, "negative": self.conditioner.negative, "cfg": self.params.cfg_scale,
                 "temperature": self.params.temperature, "top_k": self.params.top_k, "top_p": self.params.top_p,
-                "window": self.window_seconds, "morph": self.morph_seconds,
+                "window": self.window_seconds, "morph": self.morph_seconds, "seed": self.seed,
                 "slots": {str(n): list(v) for n, v in self.conditioner.slots.items() if n}}
 
     def window_frames(self, seconds: float) -> int:
@@ -145,7 +146,8 @@ class StreamingEngine:
             self.window_seconds = float(value)
             gen.set_window(self.window_frames(self.window_seconds))
         elif p == "seed":
-            gen.stepper.key = mx.random.key(int(value))
+            self.seed = int(value)
+            gen.stepper.key = mx.random.key(self.seed)
         elif p in ("play", "pause"):
             self.paused = p == "pause"
             self.sink.set_paused(self.paused)

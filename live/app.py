@@ -8,6 +8,7 @@ import json
 import logging
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -159,23 +160,42 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mg-live: {e}", file=sys.stderr)
         return 2
     recorder = Recorder(args.record, rate, channels) if args.record else None
-    engine = StreamingEngine(loaded, args.prompt, sampling_from(args), sink, seed=args.seed,
-                             window_seconds=args.window, recorder=recorder, log_path=args.log,
-                             total_frames=frames_for(args.seconds, loaded) if args.seconds else None,
-                             model_name=args.model, codes_path=args.codes_out)
+
+    def build_engine() -> StreamingEngine:
+        return StreamingEngine(loaded, args.prompt, sampling_from(args), sink, seed=args.seed,
+                               window_seconds=args.window, recorder=recorder, log_path=args.log,
+                               total_frames=frames_for(args.seconds, loaded) if args.seconds else None,
+                               model_name=args.model, codes_path=args.codes_out,
+                               morph_seconds=BY_NAME["morph"].default)
+
+    console = not args.headless and sys.stdout.isatty()
+    player = None
+    if console:  # the engine lives on its own thread (MLX streams are per thread), the console on the main one
+        built = []
+        player = threading.Thread(target=lambda: (built.append(build_engine()), built[0].run(args.seconds)),
+                                  name="mg-engine", daemon=True)
+        player.start()
+        while not built and player.is_alive():
+            time.sleep(0.01)
+        if not built:
+            return 2
+        engine = built[0]
+    else:
+        engine = build_engine()
     registry = Registry()
     controls = Controls(engine, registry, args.session_dir)
-    surfaces = []
+    surfaces, osc, midi = [], None, None
     if args.osc_port:
         from .osc import OscServer, Telemetry
 
         try:
-            server = OscServer(registry, lambda name, value: controls(name, value, "osc"), args.osc_host, args.osc_port)
+            osc = OscServer(registry, lambda name, value: controls(name, value, "osc"), args.osc_host, args.osc_port)
         except OSError as e:
+            engine.stop()
             print(f"mg-live: cannot listen for OSC on {args.osc_host}:{args.osc_port} ({e.strerror}); "
                   "pick another --osc-port, or 0 for none", file=sys.stderr)
             return 2
-        surfaces.append(server.start())
+        surfaces.append(osc.start())
         if args.osc_reply:
             host, _, port = args.osc_reply.rpartition(":")
             surfaces.append(Telemetry(engine, host or "127.0.0.1", int(port)).start())
@@ -185,18 +205,28 @@ def main(argv: list[str] | None = None) -> int:
         try:
             mapping = MidiMap.load(args.midi_map) if args.midi_map else MidiMap()
         except ValueError as e:
+            engine.stop()
             print(f"mg-live: {e}", file=sys.stderr)
             return 2
         midi_router = MidiRouter(mapping, registry, lambda name, value: controls(name, value, "midi"))
-        surfaces.append(MidiInput(midi_router, args.midi_in or "").start())
-    signal.signal(signal.SIGINT, lambda *_: engine.stop())
-    signal.signal(signal.SIGTERM, lambda *_: engine.stop())
+        midi = MidiInput(midi_router, args.midi_in or "").start()
+        surfaces.append(midi)
     status = StatusLine()
-    where = f"OSC on {args.osc_host}:{args.osc_port}" if args.osc_port else "no OSC"
-    print(f"mg-live: {args.model} ({loaded.dtype}) at {rate} Hz, {channels} channel(s), "
-          f"{'wall clock (no audio)' if args.no_audio else 'sound card'}, {where}; Ctrl-C stops", file=sys.stderr)
     try:
-        engine.run(args.seconds, on_chunk=status)
+        if console:
+            from .console import Console
+
+            Console(engine, controls, player, midi=midi, osc=osc, midi_map_path=args.midi_map).run()
+            engine.stop()
+            player.join()
+        else:
+            signal.signal(signal.SIGINT, lambda *_: engine.stop())
+            signal.signal(signal.SIGTERM, lambda *_: engine.stop())
+            where = f"OSC on {args.osc_host}:{args.osc_port}" if args.osc_port else "no OSC"
+            print(f"mg-live: {args.model} ({loaded.dtype}) at {rate} Hz, {channels} channel(s), "
+                  f"{'wall clock (no audio)' if args.no_audio else 'sound card'}, {where}; Ctrl-C stops",
+                  file=sys.stderr)
+            engine.run(args.seconds, on_chunk=status)
     finally:
         for surface in surfaces:
             surface.close()

@@ -41,6 +41,13 @@ class Param:
         return {"float": "f", "int": "i", "text": "s", "action": "—"}[self.kind]
 
     @property
+    def range_text(self) -> str:
+        if self.minimum is None:
+            return ""
+        text = f"{self.minimum:g}–{self.maximum:d}" if self.kind == "int" else f"{self.minimum:g}–{self.maximum:g}"
+        return text + (f" {self.unit}" if self.unit else "")
+
+    @property
     def midi_target(self) -> bool:
         """Scalars take a CC; actions and texts a note."""
         return self.kind in ("float", "int")
@@ -129,8 +136,7 @@ def markdown_table() -> str:
     """The README's parameter table (a test checks the README holds exactly this)."""
     rows = ["| OSC address | args | range | default | parameter | meaning |", "|---|---|---|---|---|---|"]
     for p in PARAMS:
-        rng = f"{p.minimum:g}–{p.maximum:g}{(' ' + p.unit) if p.unit else ''}" if p.minimum is not None else ""
         default = "" if p.default is None else f"{p.default:g}" if isinstance(p.default, (int, float)) else str(p.default)
         args = "s" if p.name == "record" else p.osc_type
-        rows.append(f"| `{p.osc}` | {args} | {rng} | {default} | {p.name} | {p.doc} |")
+        rows.append(f"| `{p.osc}` | {args} | {p.range_text} | {default} | {p.name} | {p.doc} |")
     return "\n".join(rows)
