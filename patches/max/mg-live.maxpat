@@ -1,0 +1,1808 @@
+{
+ "patcher": {
+  "fileversion": 1,
+  "appversion": {
+   "major": 8,
+   "minor": 5,
+   "revision": 0
+  },
+  "rect": [
+   50,
+   50,
+   1000,
+   764
+  ],
+  "boxes": [
+   {
+    "box": {
+     "id": "obj-1",
+     "maxclass": "newobj",
+     "text": "udpsend 127.0.0.1 9000",
+     "patching_rect": [
+      40,
+      584,
+      180,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-2",
+     "maxclass": "comment",
+     "text": "mg-live: controls \u2192 OSC on port 9000; telemetry from --osc-reply 127.0.0.1:9001",
+     "patching_rect": [
+      40,
+      10,
+      600,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-3",
+     "maxclass": "newobj",
+     "text": "prepend /mg/prompt",
+     "patching_rect": [
+      360,
+      40,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-4",
+     "maxclass": "comment",
+     "text": "new prompt; morphs in over `morph` seconds",
+     "patching_rect": [
+      540,
+      40,
+      420,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-5",
+     "maxclass": "textedit",
+     "text": "",
+     "patching_rect": [
+      40,
+      40,
+      200,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 4
+    }
+   },
+   {
+    "box": {
+     "id": "obj-6",
+     "maxclass": "newobj",
+     "text": "route text",
+     "patching_rect": [
+      250,
+      40,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-7",
+     "maxclass": "newobj",
+     "text": "tosymbol",
+     "patching_rect": [
+      250,
+      52,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-8",
+     "maxclass": "newobj",
+     "text": "prepend /mg/negative",
+     "patching_rect": [
+      360,
+      74,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-9",
+     "maxclass": "comment",
+     "text": "negative prompt, used in the guidance branch (\"\" clears)",
+     "patching_rect": [
+      540,
+      74,
+      420,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-10",
+     "maxclass": "textedit",
+     "text": "",
+     "patching_rect": [
+      40,
+      74,
+      200,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 4
+    }
+   },
+   {
+    "box": {
+     "id": "obj-11",
+     "maxclass": "newobj",
+     "text": "route text",
+     "patching_rect": [
+      250,
+      74,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-12",
+     "maxclass": "newobj",
+     "text": "tosymbol",
+     "patching_rect": [
+      250,
+      86,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-13",
+     "maxclass": "newobj",
+     "text": "prepend /mg/cfg",
+     "patching_rect": [
+      360,
+      108,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-14",
+     "maxclass": "comment",
+     "text": "guidance scale: how strongly the prompt steers",
+     "patching_rect": [
+      540,
+      108,
+      420,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-15",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      40,
+      108,
+      90,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2,
+     "minimum": 0.0,
+     "maximum": 15.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-16",
+     "maxclass": "comment",
+     "text": "cfg",
+     "patching_rect": [
+      140,
+      108,
+      200,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-17",
+     "maxclass": "newobj",
+     "text": "prepend /mg/temperature",
+     "patching_rect": [
+      360,
+      142,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-18",
+     "maxclass": "comment",
+     "text": "sampling temperature: higher is wilder",
+     "patching_rect": [
+      540,
+      142,
+      420,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-19",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      40,
+      142,
+      90,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2,
+     "minimum": 0.05,
+     "maximum": 3.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-20",
+     "maxclass": "comment",
+     "text": "temperature",
+     "patching_rect": [
+      140,
+      142,
+      200,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-21",
+     "maxclass": "newobj",
+     "text": "prepend /mg/topk",
+     "patching_rect": [
+      360,
+      176,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-22",
+     "maxclass": "comment",
+     "text": "sample among the k most likely tokens (0 off, 1 greedy)",
+     "patching_rect": [
+      540,
+      176,
+      420,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-23",
+     "maxclass": "number",
+     "text": "",
+     "patching_rect": [
+      40,
+      176,
+      90,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2,
+     "minimum": 0,
+     "maximum": 2048,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-24",
+     "maxclass": "comment",
+     "text": "top_k",
+     "patching_rect": [
+      140,
+      176,
+      200,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-25",
+     "maxclass": "newobj",
+     "text": "prepend /mg/topp",
+     "patching_rect": [
+      360,
+      210,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-26",
+     "maxclass": "comment",
+     "text": "nucleus sampling mass (0 off)",
+     "patching_rect": [
+      540,
+      210,
+      420,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-27",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      40,
+      210,
+      90,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2,
+     "minimum": 0.0,
+     "maximum": 1.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-28",
+     "maxclass": "comment",
+     "text": "top_p",
+     "patching_rect": [
+      140,
+      210,
+      200,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-29",
+     "maxclass": "newobj",
+     "text": "prepend /mg/window",
+     "patching_rect": [
+      360,
+      244,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-30",
+     "maxclass": "comment",
+     "text": "seconds of past music kept when the decoder re-primes",
+     "patching_rect": [
+      540,
+      244,
+      420,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-31",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      40,
+      244,
+      90,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2,
+     "minimum": 2.0,
+     "maximum": 30.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-32",
+     "maxclass": "comment",
+     "text": "window",
+     "patching_rect": [
+      140,
+      244,
+      200,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-33",
+     "maxclass": "newobj",
+     "text": "prepend /mg/morph",
+     "patching_rect": [
+      360,
+      278,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-34",
+     "maxclass": "comment",
+     "text": "seconds a new prompt takes to morph in",
+     "patching_rect": [
+      540,
+      278,
+      420,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-35",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      40,
+      278,
+      90,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2,
+     "minimum": 0.0,
+     "maximum": 30.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-36",
+     "maxclass": "comment",
+     "text": "morph",
+     "patching_rect": [
+      140,
+      278,
+      200,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-37",
+     "maxclass": "newobj",
+     "text": "prepend /mg/seed",
+     "patching_rect": [
+      360,
+      312,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-38",
+     "maxclass": "comment",
+     "text": "reseed the sampler",
+     "patching_rect": [
+      540,
+      312,
+      420,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-39",
+     "maxclass": "number",
+     "text": "",
+     "patching_rect": [
+      40,
+      312,
+      90,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2,
+     "minimum": 0,
+     "maximum": 2147483647,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-40",
+     "maxclass": "comment",
+     "text": "seed",
+     "patching_rect": [
+      140,
+      312,
+      200,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-41",
+     "maxclass": "newobj",
+     "text": "prepend /mg/slot/1/prompt",
+     "patching_rect": [
+      360,
+      346,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-42",
+     "maxclass": "comment",
+     "text": "prompt of blend slot N (1\u20138)",
+     "patching_rect": [
+      540,
+      346,
+      420,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-43",
+     "maxclass": "textedit",
+     "text": "",
+     "patching_rect": [
+      40,
+      346,
+      200,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 4
+    }
+   },
+   {
+    "box": {
+     "id": "obj-44",
+     "maxclass": "newobj",
+     "text": "route text",
+     "patching_rect": [
+      250,
+      346,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-45",
+     "maxclass": "newobj",
+     "text": "tosymbol",
+     "patching_rect": [
+      250,
+      358,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-46",
+     "maxclass": "newobj",
+     "text": "prepend /mg/slot/1/weight",
+     "patching_rect": [
+      360,
+      380,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-47",
+     "maxclass": "comment",
+     "text": "weight of blend slot N (a new slot is silent until weighted; morphs)",
+     "patching_rect": [
+      540,
+      380,
+      420,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-48",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      40,
+      380,
+      90,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2,
+     "minimum": 0.0,
+     "maximum": 1.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-49",
+     "maxclass": "comment",
+     "text": "slot_weight",
+     "patching_rect": [
+      140,
+      380,
+      200,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-50",
+     "maxclass": "newobj",
+     "text": "prepend /mg/play",
+     "patching_rect": [
+      360,
+      414,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-51",
+     "maxclass": "comment",
+     "text": "resume after pause",
+     "patching_rect": [
+      540,
+      414,
+      420,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-52",
+     "maxclass": "message",
+     "text": "play",
+     "patching_rect": [
+      40,
+      414,
+      90,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-53",
+     "maxclass": "newobj",
+     "text": "prepend /mg/pause",
+     "patching_rect": [
+      360,
+      448,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-54",
+     "maxclass": "comment",
+     "text": "stop generating; the buffer plays out into silence",
+     "patching_rect": [
+      540,
+      448,
+      420,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-55",
+     "maxclass": "message",
+     "text": "pause",
+     "patching_rect": [
+      40,
+      448,
+      90,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-56",
+     "maxclass": "newobj",
+     "text": "prepend /mg/reset",
+     "patching_rect": [
+      360,
+      482,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-57",
+     "maxclass": "comment",
+     "text": "start the music over from nothing (the stream goes on)",
+     "patching_rect": [
+      540,
+      482,
+      420,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-58",
+     "maxclass": "message",
+     "text": "reset",
+     "patching_rect": [
+      40,
+      482,
+      90,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-59",
+     "maxclass": "newobj",
+     "text": "prepend /mg/record",
+     "patching_rect": [
+      360,
+      516,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-60",
+     "maxclass": "comment",
+     "text": "start recording to a file name in the session folder (s)",
+     "patching_rect": [
+      540,
+      516,
+      420,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-61",
+     "maxclass": "textedit",
+     "text": "",
+     "patching_rect": [
+      40,
+      516,
+      200,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 4
+    }
+   },
+   {
+    "box": {
+     "id": "obj-62",
+     "maxclass": "newobj",
+     "text": "route text",
+     "patching_rect": [
+      250,
+      516,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-63",
+     "maxclass": "newobj",
+     "text": "tosymbol",
+     "patching_rect": [
+      250,
+      528,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-64",
+     "maxclass": "newobj",
+     "text": "prepend /mg/record/stop",
+     "patching_rect": [
+      360,
+      550,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-65",
+     "maxclass": "comment",
+     "text": "stop recording",
+     "patching_rect": [
+      540,
+      550,
+      420,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-66",
+     "maxclass": "message",
+     "text": "record_stop",
+     "patching_rect": [
+      40,
+      550,
+      90,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-67",
+     "maxclass": "newobj",
+     "text": "udpreceive 9001",
+     "patching_rect": [
+      40,
+      604,
+      180,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-68",
+     "maxclass": "newobj",
+     "text": "route /mg/status/rtf /mg/status/buffer /mg/status/underruns /mg/status/frame /mg/status/latency /mg/status/prompt",
+     "patching_rect": [
+      40,
+      638,
+      700,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 7
+    }
+   },
+   {
+    "box": {
+     "id": "obj-69",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      40,
+      672,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-70",
+     "maxclass": "comment",
+     "text": "rtf",
+     "patching_rect": [
+      40,
+      698,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-71",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      150,
+      672,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-72",
+     "maxclass": "comment",
+     "text": "buffer",
+     "patching_rect": [
+      150,
+      698,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-73",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      260,
+      672,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-74",
+     "maxclass": "comment",
+     "text": "underruns",
+     "patching_rect": [
+      260,
+      698,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-75",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      370,
+      672,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-76",
+     "maxclass": "comment",
+     "text": "frame",
+     "patching_rect": [
+      370,
+      698,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-77",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      480,
+      672,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-78",
+     "maxclass": "comment",
+     "text": "latency",
+     "patching_rect": [
+      480,
+      698,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-79",
+     "maxclass": "message",
+     "text": "",
+     "patching_rect": [
+      590,
+      672,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-80",
+     "maxclass": "comment",
+     "text": "prompt",
+     "patching_rect": [
+      590,
+      698,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   }
+  ],
+  "lines": [
+   {
+    "patchline": {
+     "source": [
+      "obj-3",
+      0
+     ],
+     "destination": [
+      "obj-1",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-5",
+      0
+     ],
+     "destination": [
+      "obj-6",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-6",
+      0
+     ],
+     "destination": [
+      "obj-7",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-7",
+      0
+     ],
+     "destination": [
+      "obj-3",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-8",
+      0
+     ],
+     "destination": [
+      "obj-1",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-10",
+      0
+     ],
+     "destination": [
+      "obj-11",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-11",
+      0
+     ],
+     "destination": [
+      "obj-12",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-12",
+      0
+     ],
+     "destination": [
+      "obj-8",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-13",
+      0
+     ],
+     "destination": [
+      "obj-1",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-15",
+      0
+     ],
+     "destination": [
+      "obj-13",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-17",
+      0
+     ],
+     "destination": [
+      "obj-1",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-19",
+      0
+     ],
+     "destination": [
+      "obj-17",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-21",
+      0
+     ],
+     "destination": [
+      "obj-1",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-23",
+      0
+     ],
+     "destination": [
+      "obj-21",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-25",
+      0
+     ],
+     "destination": [
+      "obj-1",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-27",
+      0
+     ],
+     "destination": [
+      "obj-25",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-29",
+      0
+     ],
+     "destination": [
+      "obj-1",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-31",
+      0
+     ],
+     "destination": [
+      "obj-29",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-33",
+      0
+     ],
+     "destination": [
+      "obj-1",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-35",
+      0
+     ],
+     "destination": [
+      "obj-33",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-37",
+      0
+     ],
+     "destination": [
+      "obj-1",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-39",
+      0
+     ],
+     "destination": [
+      "obj-37",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-41",
+      0
+     ],
+     "destination": [
+      "obj-1",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-43",
+      0
+     ],
+     "destination": [
+      "obj-44",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-44",
+      0
+     ],
+     "destination": [
+      "obj-45",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-45",
+      0
+     ],
+     "destination": [
+      "obj-41",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-46",
+      0
+     ],
+     "destination": [
+      "obj-1",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-48",
+      0
+     ],
+     "destination": [
+      "obj-46",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-50",
+      0
+     ],
+     "destination": [
+      "obj-1",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-52",
+      0
+     ],
+     "destination": [
+      "obj-50",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-53",
+      0
+     ],
+     "destination": [
+      "obj-1",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-55",
+      0
+     ],
+     "destination": [
+      "obj-53",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-56",
+      0
+     ],
+     "destination": [
+      "obj-1",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-58",
+      0
+     ],
+     "destination": [
+      "obj-56",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-59",
+      0
+     ],
+     "destination": [
+      "obj-1",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-61",
+      0
+     ],
+     "destination": [
+      "obj-62",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-62",
+      0
+     ],
+     "destination": [
+      "obj-63",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-63",
+      0
+     ],
+     "destination": [
+      "obj-59",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-64",
+      0
+     ],
+     "destination": [
+      "obj-1",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-66",
+      0
+     ],
+     "destination": [
+      "obj-64",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-67",
+      0
+     ],
+     "destination": [
+      "obj-68",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-68",
+      0
+     ],
+     "destination": [
+      "obj-69",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-68",
+      1
+     ],
+     "destination": [
+      "obj-71",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-68",
+      2
+     ],
+     "destination": [
+      "obj-73",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-68",
+      3
+     ],
+     "destination": [
+      "obj-75",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-68",
+      4
+     ],
+     "destination": [
+      "obj-77",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-68",
+      5
+     ],
+     "destination": [
+      "obj-79",
+      1
+     ]
+    }
+   }
+  ]
+ }
+}
