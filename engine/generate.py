@@ -9,11 +9,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .generation import SamplingParams, decode_audio, generate_codes
+from .generation import SamplingParams, codes_from_audio, decode_audio, generate_codes
 from .loading import DTYPES, load
 from .weights import CheckpointError
 
-HORIZON_SECONDS = 30  # the decoder's trained context (1500 frames at 50 frames/s)
+def read_audio(path: Path) -> tuple[np.ndarray, int]:
+    """Any file soundfile reads → float32 [channels, samples] and its rate."""
+    import soundfile as sf
+
+    audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    return audio.T, rate
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, default_model: str | None = "tiny") -> None:
@@ -48,7 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mg-generate", description="Generate music from a text prompt.")
     add_model_arguments(parser)
     parser.add_argument("--prompt", required=True)
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=10.0,
+                        help="seconds of new music (beyond 30 s the context restarts every --extend-stride seconds)")
+    parser.add_argument("--continue", dest="continue_from", type=Path,
+                        help="continue this recording (the output starts with it)")
+    parser.add_argument("--extend-stride", type=float, default=18.0,
+                        help="past 30 s: seconds generated per context; the next starts from the last 30 − stride")
     parser.add_argument("--out", type=Path, required=True, help="output .wav or .flac")
     parser.add_argument("--codes-out", type=Path, help="save codes (batch, codebooks, frames) as .npy")
     add_sampling_arguments(parser)
@@ -56,8 +66,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.out.suffix.lower() not in (".wav", ".flac"):
         parser.error("--out must end in .wav or .flac")
-    if not 0 < args.seconds <= HORIZON_SECONDS:
-        parser.error(f"--seconds must be in (0, {HORIZON_SECONDS}]")
+    if args.seconds <= 0:
+        parser.error("--seconds must be positive")
+    if not 0 < args.extend_stride < 30:
+        parser.error("--extend-stride must be between 0 and 30 seconds")
     try:
         loaded = load(args.model, args.dtype or "float32", args.quantize)
     except CheckpointError as e:
@@ -66,12 +78,19 @@ def main(argv: list[str] | None = None) -> int:
 
     from tqdm import tqdm
 
+    prompt_codes = None
+    if args.continue_from:
+        try:
+            prompt_codes = codes_from_audio(loaded.model, *read_audio(args.continue_from))
+        except (OSError, RuntimeError) as e:
+            print(f"mg-generate: {args.continue_from}: cannot read audio ({e})", file=sys.stderr)
+            return 2
     frames = max(1, round(args.seconds * loaded.config.frames_per_second))
-    steps = frames + max(loaded.config.decoder.delays)
     start = time.perf_counter()
-    with tqdm(total=steps, unit="step", desc="generating", file=sys.stderr) as bar:
+    with tqdm(total=frames, unit="frame", desc="generating", file=sys.stderr) as bar:
         codes = generate_codes(loaded.model, loaded.tokenizer, args.prompt, frames, sampling_from(args),
-                               seed=args.seed, progress=bar.update)
+                               seed=args.seed, progress=bar.update, prompt_codes=prompt_codes,
+                               extend_stride=args.extend_stride)
     audio = decode_audio(loaded.model, codes)[0]
     elapsed = time.perf_counter() - start
     write_audio(args.out, audio, loaded.config.sample_rate)

@@ -242,18 +242,58 @@ def encode_prompt(model: MusicGen, tokenizer, prompt: str) -> tuple[mx.array, mx
 
 
 def generate_codes(model: MusicGen, tokenizer, prompt: str, num_frames: int, params: SamplingParams,
-                   seed: int = 0, progress=None, compiled: bool = True) -> np.ndarray:
-    """Offline generation of `num_frames` frames → codes [1, K, num_frames] (delay pattern undone)."""
+                   seed: int = 0, progress=None, compiled: bool = True, prompt_codes: np.ndarray | None = None,
+                   extend_stride: float = 18.0) -> np.ndarray:
+    """Offline generation of `num_frames` new frames → codes [1, K, frames] (delay pattern undone).
+
+    With `prompt_codes` ([K, W], e.g. from `codes_from_audio`) the music continues them and the result
+    starts with them, as the reference does. Beyond the 30 s horizon the context restarts like
+    audiocraft's extended generation: every `extend_stride` seconds, from the last 30 − stride seconds.
+    """
     condition, mask = encode_prompt(model, tokenizer, prompt)
-    steps = DelayPattern(model.cfg.decoder).steps_for(num_frames)
-    generator = FrameGenerator(model, condition, mask, params, seed, horizon=steps + 1, total_frames=num_frames,
-                               guided=params.cfg_scale != 1.0, compiled=compiled)
+    width = 0 if prompt_codes is None else prompt_codes.shape[1]
+    total = width + num_frames
+    steps = DelayPattern(model.cfg.decoder).steps_for(total)
+    fps = model.cfg.frames_per_second
+    horizon = steps + 1 if steps + 1 <= HORIZON_FRAMES else HORIZON_FRAMES
+    window = HORIZON_FRAMES - round(extend_stride * fps)
+    # total_frames counts the frames handed out, which are the new ones (the prompt is context frames 0..W-1)
+    generator = FrameGenerator(model, condition, mask, params, seed, horizon=horizon, window_frames=window,
+                               total_frames=num_frames, guided=params.cfg_scale != 1.0, compiled=compiled,
+                               prompt=prompt_codes)
     frames = []
     for _ in range(num_frames):
         frames.append(generator.next_frame())
         if progress:
             progress(1)
-    return np.array(mx.stack(frames, axis=-1))
+    new = np.array(mx.stack(frames, axis=-1))
+    return new if prompt_codes is None else np.concatenate([prompt_codes[None], new], axis=-1)
+
+
+def resample(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """Band-limited (FFT) resampling of [channels, samples]."""
+    if rate == target:
+        return audio
+    n = audio.shape[-1]
+    m = round(n * target / rate)
+    spectrum = np.fft.rfft(audio, axis=-1)
+    keep = min(spectrum.shape[-1], m // 2 + 1)
+    out = np.zeros(audio.shape[:-1] + (m // 2 + 1,), np.complex128)
+    out[..., :keep] = spectrum[..., :keep]
+    return (np.fft.irfft(out, n=m, axis=-1) * (m / n)).astype(np.float32)
+
+
+def codes_from_audio(model: MusicGen, audio: np.ndarray, rate: int) -> np.ndarray:
+    """Audio [channels, samples] at `rate` → the model's codes [K, frames]. Mono models hear the channel
+    average; stereo models encode left and right apart (a mono file feeds both), codebooks interleaved."""
+    audio = resample(np.asarray(audio, np.float32), rate, model.cfg.sample_rate)
+    channels = model.cfg.audio_channels
+    if channels == 1:
+        audio = audio.mean(axis=0, keepdims=True)
+    elif audio.shape[0] == 1:
+        audio = np.repeat(audio, 2, axis=0)
+    codes = np.array(model.audio_encoder.encode(mx.array(audio[:channels])))  # [channels, Q, frames]
+    return codes.transpose(1, 0, 2).reshape(-1, codes.shape[-1]).astype(np.int32)  # L0,R0,L1,R1,…
 
 
 def decode_audio(model: MusicGen, codes: np.ndarray) -> np.ndarray:

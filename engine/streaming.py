@@ -72,7 +72,8 @@ class StreamingEngine:
     def __init__(self, loaded: Loaded, prompt: str, params: SamplingParams, sink: Sink, seed: int = 0,
                  window_seconds: float = 10.0, recorder: Recorder | None = None, log_path: Path | None = None,
                  total_frames: int | None = None, horizon: int = HORIZON_FRAMES, chunk_frames: int = 1,
-                 model_name: str = "", codes_path: Path | None = None, morph_seconds: float = 0.0):
+                 model_name: str = "", codes_path: Path | None = None, morph_seconds: float = 0.0,
+                 prompt_codes: np.ndarray | None = None, header: dict | None = None):
         self.loaded, self.sink = loaded, sink
         # "main": the recording asked for at start; "session": the one /mg/record starts and stops
         self.recorders: dict[str, Recorder] = {"main": recorder} if recorder else {}
@@ -86,7 +87,7 @@ class StreamingEngine:
         # Always guided, so that guidance can be turned up live from 1.
         self.generator = FrameGenerator(model, *self.conditioner.current, params, seed, horizon=horizon,
                                         window_frames=self.window_frames(window_seconds),
-                                        total_frames=total_frames, guided=True)
+                                        total_frames=total_frames, guided=True, prompt=prompt_codes)
         self.paused = False
         self.codes_path, self._codes = codes_path, []  # only kept when asked for (a few bytes per frame)
         self.replay: deque = deque()  # logged changes to apply at their decoder step (see load_replay)
@@ -102,7 +103,7 @@ class StreamingEngine:
             self.log = EventLog(log_path, {
                 "model": model_name, "dtype": loaded.dtype, "quantize": loaded.quantize, "seed": seed,
                 "sample_rate": cfg.sample_rate, "channels": self.channels, "frames_per_second": self.fps,
-                "total_frames": total_frames, "horizon": horizon, "settings": self.settings(),
+                "total_frames": total_frames, "horizon": horizon, "settings": self.settings(), **(header or {}),
             })
 
     @property

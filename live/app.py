@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 from engine.audio import AudioUnavailable, ClockSink, Recorder, SoundDeviceSink, UnpacedSink
-from engine.generate import add_model_arguments, add_sampling_arguments, sampling_from
+from engine.generate import add_model_arguments, add_sampling_arguments, read_audio, sampling_from
+from engine.generation import codes_from_audio
 from engine.generation import SamplingParams
 from engine.loading import load
 from engine.streaming import StreamingEngine, frames_for
@@ -44,6 +45,7 @@ def parse_args(argv):
     parser.add_argument("--midi-in", help="MIDI input port (a part of its name); with --midi-map alone, the map's port")
     parser.add_argument("--midi-map", type=Path, help="MIDI map (TOML): CC → parameter, notes → prompts/transport")
     parser.add_argument("--headless", action="store_true", help="plain status lines instead of the console")
+    parser.add_argument("--continue", dest="continue_from", type=Path, help="start the performance from this recording")
     parser.add_argument("--replay", type=Path, help="re-render this event log offline (with --out)")
     parser.add_argument("--out", type=Path, help="output .wav/.flac of --replay")
     add_sampling_arguments(parser)
@@ -127,10 +129,11 @@ def replay(args) -> int:
                   args.quantize or header.get("quantize"))
     params = SamplingParams(settings["cfg"], settings["temperature"], settings["top_k"], settings["top_p"])
     sink = UnpacedSink(loaded.config.sample_rate, loaded.config.audio_channels, args.buffer_ms)
+    prompt_codes = codes_from_audio(loaded.model, *read_audio(Path(header["continue"]))) if header.get("continue") else None
     engine = StreamingEngine(loaded, settings["prompt"], params, sink, seed=header["seed"],
                              window_seconds=settings["window"], recorder=Recorder(args.out, sink.sample_rate, sink.channels),
                              total_frames=header.get("total_frames"), horizon=header.get("horizon", 1500),
-                             codes_path=args.codes_out)
+                             codes_path=args.codes_out, prompt_codes=prompt_codes)
     initial = [("negative", settings.get("negative", "")), ("morph", settings.get("morph", 0.0))]
     initial += [("slot_prompt", [int(n), text]) for n, (text, _) in settings.get("slots", {}).items()]
     initial += [("slot_weight", [int(n), weight]) for n, (_, weight) in settings.get("slots", {}).items()]
@@ -159,6 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, AudioUnavailable) as e:
         print(f"mg-live: {e}", file=sys.stderr)
         return 2
+    try:
+        prompt_codes = codes_from_audio(loaded.model, *read_audio(args.continue_from)) if args.continue_from else None
+    except (OSError, RuntimeError) as e:
+        print(f"mg-live: {args.continue_from}: cannot read audio ({e})", file=sys.stderr)
+        return 2
     recorder = Recorder(args.record, rate, channels) if args.record else None
 
     def build_engine() -> StreamingEngine:
@@ -166,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
                                window_seconds=args.window, recorder=recorder, log_path=args.log,
                                total_frames=frames_for(args.seconds, loaded) if args.seconds else None,
                                model_name=args.model, codes_path=args.codes_out,
-                               morph_seconds=BY_NAME["morph"].default)
+                               morph_seconds=BY_NAME["morph"].default, prompt_codes=prompt_codes,
+                               header={"continue": str(args.continue_from.resolve())} if args.continue_from else None)
 
     console = not args.headless and sys.stdout.isatty()
     player = None

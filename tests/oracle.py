@@ -20,6 +20,7 @@ PROMPTS = ["warm analog synth pad with slow drums", "fast techno"]  # the second
 TEACHER_FRAMES = 12
 GREEDY_FRAMES = 20
 ENCODE_SECONDS = 0.5
+CONTINUE_STEPS = 12
 
 
 def configs(stereo: bool, text_vocab: int) -> dict:
@@ -121,23 +122,10 @@ def reference(model, tokenizer, seed: int = 0) -> dict[str, np.ndarray]:
         logits = model(**single, decoder_input_ids=torch.tensor(codes).reshape(K, -1)).logits
         out["teacher_logits"] = logits.reshape(1, K, TEACHER_FRAMES, -1).numpy()
 
-        # greedy generation with guidance 3: capture the codes handed to EnCodec
-        captured = {}
-        decode = model.audio_encoder.decode
-
-        def spy(codes, *args, **kwargs):
-            captured.setdefault("codes", []).append(codes[0].numpy())
-            return decode(codes, *args, **kwargs)
-
-        model.audio_encoder.decode = spy
-        audio = model.generate(**single, do_sample=False, guidance_scale=3.0,
-                               max_new_tokens=GREEDY_FRAMES + model.decoder.config.num_codebooks // model.decoder.config.audio_channels - 1)
-        model.audio_encoder.decode = decode
-        channels = model.decoder.config.audio_channels
-        greedy = np.zeros((1, K, captured["codes"][0].shape[-1]), dtype=np.int64)
-        for c, part in enumerate(captured["codes"]):
-            greedy[:, c::channels] = part
-        out["greedy_codes"], out["greedy_audio"] = greedy, audio.numpy()
+        # greedy generation with guidance 3: the codes handed to EnCodec, and the audio
+        delays = model.decoder.config.num_codebooks // model.decoder.config.audio_channels - 1
+        out["greedy_codes"], audio = _generate(model, **single, max_new_tokens=GREEDY_FRAMES + delays)
+        out["greedy_audio"] = audio.numpy()
 
         # the codec alone: decode random codes, encode a test signal
         n_q = 4
@@ -149,7 +137,36 @@ def reference(model, tokenizer, seed: int = 0) -> dict[str, np.ndarray]:
         out["encode_audio"] = signal[None]
         encoded = model.audio_encoder.encode(torch.tensor(signal)[None, None], bandwidth=2.2).audio_codes
         out["encode_codes"] = encoded[0].numpy()
+
+        # continuation: the test signal as an audio prompt (a stereo model gets a different right channel)
+        prompt = signal[None]
+        if model.decoder.config.audio_channels == 2:
+            prompt = np.stack([signal, (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)])
+        out["continue_audio"] = prompt
+        out["continue_codes"], _ = _generate(model, **single, input_values=torch.tensor(prompt)[None],
+                                             max_new_tokens=CONTINUE_STEPS)
     return out
+
+
+def _generate(model, **kwargs):
+    """transformers' greedy generate with guidance 3 → (codes [1, K, frames] as EnCodec got them, audio)."""
+    captured = []
+    decode = model.audio_encoder.decode
+
+    def spy(codes, *args, **kw):
+        captured.append(codes[0].numpy())
+        return decode(codes, *args, **kw)
+
+    model.audio_encoder.decode = spy
+    try:
+        audio = model.generate(**kwargs, do_sample=False, guidance_scale=3.0)
+    finally:
+        model.audio_encoder.decode = decode
+    channels = model.decoder.config.audio_channels
+    codes = np.zeros((1, model.decoder.config.num_codebooks, captured[0].shape[-1]), dtype=np.int64)
+    for c, part in enumerate(captured):
+        codes[:, c::channels] = part
+    return codes, audio
 
 
 def write_fixtures():

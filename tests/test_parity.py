@@ -76,3 +76,15 @@ def test_codec_encode(ours):
     loaded, ref = ours
     codes = np.array(loaded.model.audio_encoder.encode(mx.array(ref["encode_audio"])))
     np.testing.assert_array_equal(codes, ref["encode_codes"])
+
+
+def test_continuation_codes(ours):
+    """Continuing an audio prompt gives the reference's codes, prompt included (greedy, guidance 3)."""
+    import oracle
+
+    loaded, ref = ours
+    prompt_codes = generation.codes_from_audio(loaded.model, ref["continue_audio"], 32000)
+    new = ref["continue_codes"].shape[-1] - prompt_codes.shape[-1]
+    codes = generation.generate_codes(loaded.model, loaded.tokenizer, oracle.PROMPTS[0], new,
+                                      generation.SamplingParams(cfg_scale=3.0, top_k=1), prompt_codes=prompt_codes)
+    np.testing.assert_array_equal(codes, ref["continue_codes"])
