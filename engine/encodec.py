@@ -308,15 +308,6 @@ class _StreamConv:
         self.buffer = self.buffer[:, ready:]
         return y
 
-    # steady state (see StreamingDecoder): the arrays carried from call to call
-    steady = property(lambda self: self.started)
-
-    def states(self):
-        return [self.buffer]
-
-    def load(self, states):
-        self.buffer = next(states)
-
 
 class _StreamConvTranspose:
     """Overlap-add: output samples are final once no later input frame reaches them; the rest waits."""
@@ -339,14 +330,6 @@ class _StreamConvTranspose:
             out = out[:, trim:]
         return out
 
-    steady = property(lambda self: self.overlap is not None and not self.to_trim)
-
-    def states(self):
-        return [self.overlap]
-
-    def load(self, states):
-        self.overlap = next(states)
-
 
 class _StreamResnet:
     def __init__(self, block: ResnetBlock):
@@ -363,16 +346,6 @@ class _StreamResnet:
         skip, self.pending = self.pending[:, :n], self.pending[:, n:]
         return (self.block.shortcut(skip) if self.block.shortcut is not None else skip) + y
 
-    steady = property(lambda self: self.pending is not None and all(_steady(layer) for layer in self.layers))
-
-    def states(self):
-        return [self.pending] + [a for layer in self.layers for a in _states(layer)]
-
-    def load(self, states):
-        self.pending = next(states)
-        for layer in self.layers:
-            _load(layer, states)
-
 
 class _StreamLSTM:
     def __init__(self, lstm: LSTM):
@@ -381,14 +354,6 @@ class _StreamLSTM:
     def __call__(self, x):
         y, self.state = self.lstm(x, self.state)
         return y
-
-    steady = property(lambda self: self.state is not None)
-
-    def states(self):
-        return [a for hc in self.state for a in hc]
-
-    def load(self, states):
-        self.state = [(next(states), next(states)) for _ in self.state]
 
 
 def _stream_layer(layer):
@@ -401,19 +366,6 @@ def _stream_layer(layer):
     if isinstance(layer, LSTM):
         return _StreamLSTM(layer)
     return layer  # ELU: stateless
-
-
-def _steady(layer) -> bool:
-    return getattr(layer, "steady", True)  # ELU has no state
-
-
-def _states(layer) -> list:
-    return layer.states() if hasattr(layer, "states") else []
-
-
-def _load(layer, states) -> None:
-    if hasattr(layer, "load"):
-        layer.load(states)
 
 
 def _run(layers, x):
@@ -432,26 +384,9 @@ class StreamingDecoder:
         self.model = model
         self.layers = [_stream_layer(layer) for layer in model.decoder.layers]
         self.latency_samples = decoder_latency(model.cfg)
-        # Once every layer has its left context and look-ahead (a few frames in), a call is the same graph
-        # each time: compiled, it costs a few fused kernels instead of a Python walk over every op.
-        self._compiled = mx.compile(self._graph)
-
-    def _graph(self, codes: mx.array, states: list) -> tuple[mx.array, list]:
-        self._load(states)
-        y = _run(self.layers, self.model.quantizer.decode(codes))
-        return y[..., 0], [a for layer in self.layers for a in _states(layer)]
-
-    def _load(self, states: list) -> None:
-        it = iter(states)
-        for layer in self.layers:
-            _load(layer, it)
 
     def __call__(self, codes: mx.array) -> mx.array:
         """codes [batch, num_codebooks, frames] → audio [batch, samples] (possibly none yet)."""
-        if all(_steady(layer) for layer in self.layers):
-            audio, states = self._compiled(codes, [a for layer in self.layers for a in _states(layer)])
-            self._load(states)
-            return audio
         y = _run(self.layers, self.model.quantizer.decode(codes))
         return y[..., 0] if y is not None else mx.zeros((codes.shape[0], 0))
 
