@@ -154,9 +154,13 @@ class Encoder(nn.Module):
         self.layers = layers
 
     def __call__(self, x):
-        for layer in self.layers:
-            x = layer(x)[0] if isinstance(layer, LSTM) else layer(x)
-        return x
+        return run_layers(self.layers, x)
+
+
+def run_layers(layers: list, x: mx.array) -> mx.array:
+    for layer in layers:
+        x = layer(x)[0] if isinstance(layer, LSTM) else layer(x)  # an LSTM also returns its state
+    return x
 
 
 class Decoder(nn.Module):
@@ -176,9 +180,7 @@ class Decoder(nn.Module):
         self.layers = layers
 
     def __call__(self, x):
-        for layer in self.layers:
-            x = layer(x)[0] if isinstance(layer, LSTM) else layer(x)
-        return x
+        return run_layers(self.layers, x)
 
 
 class Quantizer(nn.Module):

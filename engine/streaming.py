@@ -25,11 +25,6 @@ from .loading import Loaded
 
 # engine parameter → SamplingParams field
 SAMPLING_FIELDS = {"cfg": "cfg_scale", "temperature": "temperature", "top_k": "top_k", "top_p": "top_p"}
-# Everything the engine applies at a frame boundary. Values: prompt/negative text; slot_prompt [n, text];
-# slot_weight [n, weight]; window and morph in seconds; seed an int; play/pause/reset take none;
-# record a file path (None stops recording).
-ENGINE_PARAMS = ("prompt", "negative", "slot_prompt", "slot_weight", "morph", "window", "seed",
-                 "play", "pause", "reset", "record", *SAMPLING_FIELDS)
 
 
 @dataclass
@@ -124,6 +119,9 @@ class StreamingEngine:
         self.changes.put(Change(param, value, source, glide))
 
     def _apply(self, change: Change) -> None:
+        """At a frame boundary. Values: prompt/negative text; slot_prompt [n, text]; slot_weight [n, weight];
+        window and morph in seconds; seed an int; the sampling fields; play/pause/reset none; record a file
+        path (None stops recording)."""
         gen, cond, p, value = self.generator, self.conditioner, change.param, change.value
         frame, step = gen.emitted, gen.steps  # where it takes effect (before a reset restarts the context)
         if p in ("prompt", "slot_prompt", "slot_weight"):

@@ -4,13 +4,13 @@ port that may come and go mid-performance. Maps are TOML files (patches/midi/ ha
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .params import BY_NAME, BadValue, Registry
+from .worker import Worker
 
 log = logging.getLogger("mg-live")
 CURVES = {"linear": lambda x: x, "exp": lambda x: x * x, "log": lambda x: x**0.5}
@@ -133,25 +133,22 @@ class MidiRouter:
         self.deliver(param, [value[0], coerced] if isinstance(value, list) else coerced)
 
 
-class MidiInput:
+class MidiInput(Worker):
     """Reads a port in a thread; if the port disappears, keeps playing and reconnects when it is back.
     `open_input`/`input_names` default to mido's (python-rtmidi); tests pass a fake backend."""
+
+    thread_name = "mg-midi-in"
 
     def __init__(self, router: MidiRouter, port: str = "", open_input=None, input_names=None, poll_s: float = 0.001,
                  check_s: float = 1.0):
         import mido
 
+        super().__init__()
         self.router, self.wanted = router, port or router.mapping.port
         self.open_input, self.input_names = open_input or mido.open_input, input_names or mido.get_input_names
         self.poll_s, self.check_s = poll_s, check_s
         self.port_name: str | None = None
         self.connects = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="mg-midi-in", daemon=True)
-
-    def start(self) -> "MidiInput":
-        self._thread.start()
-        return self
 
     def _find(self) -> str | None:
         try:
@@ -193,8 +190,3 @@ class MidiInput:
                     log.warning("MIDI: %s disappeared; playing on, reconnecting when it is back", name)
                     return
             time.sleep(self.poll_s)
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()

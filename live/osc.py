@@ -9,22 +9,25 @@ from __future__ import annotations
 
 import re
 import socket
-import threading
 import time
 
 from pythonosc.osc_packet import OscPacket, ParseError
 from pythonosc.udp_client import SimpleUDPClient
 
 from .params import BY_NAME, PARAMS, SLOTS, BadValue, Registry
+from .worker import Worker
 
 RECEIVE_BUFFER = 4 << 20  # bursts from a fader sweep overflow the default socket buffer
 _SLOT = re.compile(r"^/mg/slot/(\d+)/(prompt|weight)$")
 
 
-class OscServer:
+class OscServer(Worker):
     """`deliver(param, value)` is called for every valid message (from the receiving thread)."""
 
+    thread_name = "mg-osc-in"
+
     def __init__(self, registry: Registry, deliver, host: str = "127.0.0.1", port: int = 9000):
+        super().__init__()
         self.registry, self.deliver = registry, deliver
         self.routes = {p.osc: p for p in PARAMS if "/N/" not in p.osc}
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -34,12 +37,6 @@ class OscServer:
         self.address = self.sock.getsockname()
         self.received = 0
         self.last_message = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="mg-osc-in", daemon=True)
-
-    def start(self) -> "OscServer":
-        self._thread.start()
-        return self
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -87,23 +84,18 @@ class OscServer:
         self.deliver(param.name, value)
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
+        super().close()
         self.sock.close()
 
 
-class Telemetry:
+class Telemetry(Worker):
     """Status to `--osc-reply` a few times a second: /mg/status/{rtf,buffer,underruns,frame,latency,prompt}."""
 
-    def __init__(self, engine, host: str, port: int, rate_hz: float = 4.0):
-        self.engine, self.client, self.period = engine, SimpleUDPClient(host, port), 1.0 / rate_hz
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="mg-osc-out", daemon=True)
+    thread_name = "mg-osc-out"
 
-    def start(self) -> "Telemetry":
-        self._thread.start()
-        return self
+    def __init__(self, engine, host: str, port: int, rate_hz: float = 4.0):
+        super().__init__()
+        self.engine, self.client, self.period = engine, SimpleUDPClient(host, port), 1.0 / rate_hz
 
     def status(self) -> dict:
         e, rate = self.engine, self.engine.sink.sample_rate
@@ -119,8 +111,3 @@ class Telemetry:
                     self.client.send_message(f"/mg/status/{name}", value)
                 except OSError:
                     pass  # nobody listening is fine
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
