@@ -100,6 +100,7 @@ class MusicGenConfig:
     # Melody checkpoints have no cross-attention and prepend chroma + text to the decoder input instead.
     is_melody: bool = False
     num_chroma: int = 12
+    chroma_length: int = 235  # melody models: chroma frames in the decoder's prefix
     raw: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -132,7 +133,8 @@ def from_dict(raw: dict) -> MusicGenConfig:
     decoder = _pick(DecoderConfig, raw["decoder"])
     decoder.bos_token_id = raw["decoder"].get("decoder_start_token_id", raw["decoder"].get("bos_token_id", 2048))
     is_melody = raw.get("model_type") == "musicgen_melody"
-    return MusicGenConfig(text, codec, decoder, is_melody=is_melody, num_chroma=raw.get("num_chroma", 12), raw=raw)
+    return MusicGenConfig(text, codec, decoder, is_melody=is_melody, num_chroma=raw.get("num_chroma", 12),
+                          chroma_length=raw.get("chroma_length", 235), raw=raw)
 
 
 # Sizes of Meta's checkpoints (decoder width / layers / heads), for benchmarks and shape checks.

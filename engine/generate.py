@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds of new music (beyond 30 s the context restarts every --extend-stride seconds)")
     parser.add_argument("--continue", dest="continue_from", type=Path,
                         help="continue this recording (the output starts with it)")
+    parser.add_argument("--melody", type=Path, help="melody models: follow this recording's melody (chroma)")
     parser.add_argument("--extend-stride", type=float, default=18.0,
                         help="past 30 s: seconds generated per context; the next starts from the last 30 − stride")
     parser.add_argument("--out", type=Path, required=True, help="output .wav or .flac")
@@ -85,12 +86,24 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, RuntimeError) as e:
             print(f"mg-generate: {args.continue_from}: cannot read audio ({e})", file=sys.stderr)
             return 2
+    chroma = None
+    if args.melody:
+        if not loaded.config.is_melody:
+            print(f"mg-generate: {args.model} is not a melody model (try facebook/musicgen-melody)", file=sys.stderr)
+            return 2
+        from .chroma import melody_chroma
+
+        try:
+            chroma = melody_chroma(*read_audio(args.melody))
+        except (OSError, RuntimeError) as e:
+            print(f"mg-generate: {args.melody}: cannot read audio ({e})", file=sys.stderr)
+            return 2
     frames = max(1, round(args.seconds * loaded.config.frames_per_second))
     start = time.perf_counter()
     with tqdm(total=frames, unit="frame", desc="generating", file=sys.stderr) as bar:
         codes = generate_codes(loaded.model, loaded.tokenizer, args.prompt, frames, sampling_from(args),
                                seed=args.seed, progress=bar.update, prompt_codes=prompt_codes,
-                               extend_stride=args.extend_stride)
+                               extend_stride=args.extend_stride, chroma=chroma)
     audio = decode_audio(loaded.model, codes)[0]
     elapsed = time.perf_counter() - start
     write_audio(args.out, audio, loaded.config.sample_rate)

@@ -99,29 +99,44 @@ class Stepper:
     `compiled=False` runs the same function eagerly, for checking. `prefill` starts a fresh context."""
 
     def __init__(self, model: MusicGen, condition: mx.array, condition_mask: mx.array, max_positions: int,
-                 guided: bool, seed: int = 0, compiled: bool = True):
+                 guided: bool, seed: int = 0, compiled: bool = True, chroma: mx.array | None = None):
         self.model, self.guided, self.max_positions = model, guided, max_positions
         self.decoder = model.decoder
-        self.set_condition(condition, condition_mask)
-        self.cache = self.decoder.new_cache(self.batch, max_positions)
+        self.melody = model.cfg.is_melody
+        self.set_condition(condition, condition_mask, chroma=chroma)
+        self.cache = self.decoder.new_cache(self.batch, self.prefix_len + max_positions)
         self.key = mx.random.key(seed)
         self._step = mx.compile(self._graph) if compiled else self._graph
 
-    def set_condition(self, condition: mx.array, condition_mask: mx.array, negative=None) -> None:
-        """A new text condition ([1, S, D], mask [1, S]); takes effect at the next step (the cache is
-        kept). The guidance branch gets `negative` (a condition and mask) or, as the reference, zeros."""
+    def set_condition(self, condition: mx.array, condition_mask: mx.array, negative=None, chroma=None) -> None:
+        """A new text condition ([1, S, D], mask [1, S]); the guidance branch gets `negative` (a condition
+        and mask) or, as the reference, zeros. Cross-attention models take it at the next step (the cache
+        is kept); melody models read it (and `chroma`) as a prefix, so their context must restart
+        (`prefix_changed`)."""
         if self.guided:
             if negative is None:  # the unconditional branch: the condition zeroed after enc_to_dec_proj
                 negative = (mx.zeros_like(condition), mx.ones_like(condition_mask))
             length = max(condition.shape[1], negative[0].shape[1])
             (condition, condition_mask), negative = pad_to((condition, condition_mask), length), pad_to(negative, length)
+        dtype = self.decoder.layer_norm.weight.dtype
+        self.batch = 2 if self.guided else 1
+        if self.melody:  # the null melody in the guidance branch
+            rows = [self.model.melody_prefix(condition, chroma)]
+            if self.guided:
+                rows.append(self.model.melody_prefix(negative[0], None))
+            self.prefix = mx.concatenate(rows).astype(dtype)
+            self.prefix_len, self.prefix_changed = self.prefix.shape[1], True
+            self.cross, self.cross_mask = None, None
+            mx.eval(self.prefix)
+            return
+        if self.guided:
             condition = mx.concatenate([condition, negative[0]])
             condition_mask = mx.concatenate([condition_mask, negative[1]])
-        self.cross = self.model.cross_keys_values(condition.astype(self.decoder.layer_norm.weight.dtype))
+        self.cross = self.model.cross_keys_values(condition.astype(dtype))
         # Without padding the mask changes nothing; leaving it out keeps the fused attention kernels.
         padded = not bool(mx.all(condition_mask > 0))
         self.cross_mask = (condition_mask > 0)[:, None, None, :] if padded else None
-        self.batch = condition.shape[0]
+        self.prefix_len, self.prefix_changed = 0, False
         mx.eval(self.cross, self.cross_mask)
 
     def _sample(self, logits, params, forced, key):
@@ -141,21 +156,26 @@ class Stepper:
         return tokens, cache, key
 
     def prefill(self, sequence: mx.array, params, forced: np.ndarray) -> mx.array:
-        """A fresh context from positions 0..T-1 ([1, K, T]) → tokens [1, K] for position T."""
-        self.cache = self.decoder.new_cache(self.batch, self.max_positions)
-        rows = self._rows(sequence)
+        """A fresh context from positions 0..T-1 ([1, K, T]; melody models read their prefix first)
+        → tokens [1, K] for position T."""
+        self.cache = self.decoder.new_cache(self.batch, self.prefix_len + self.max_positions)
+        x = self.decoder.embed_tokens(self._rows(sequence))
+        if self.melody:
+            x = mx.concatenate([self.prefix, x], axis=1)
+            self.prefix_changed = False
         # In slices, so that a long prompt's attention temporaries stay small (memory stays flat).
-        for start in range(0, rows.shape[-1], PREFILL_CHUNK):
-            x = self.decoder.embed_tokens(rows[:, :, start : start + PREFILL_CHUNK])
-            logits, self.cache = self.decoder(x, mx.array([start], mx.int32), self.cache, self.cross, self.cross_mask)
+        for start in range(0, x.shape[1], PREFILL_CHUNK):
+            logits, self.cache = self.decoder(x[:, start : start + PREFILL_CHUNK], mx.array([start], mx.int32),
+                                              self.cache, self.cross, self.cross_mask)
             mx.eval(logits, self.cache)
         tokens, self.key = self._sample(logits, params, mx.array(forced), self.key)
         return tokens
 
     def __call__(self, tokens: mx.array, position: int, params, forced: np.ndarray) -> mx.array:
         """tokens [1, K] at `position` → tokens [1, K] for position + 1 (lazy: nothing is waited for)."""
-        tokens, self.cache, self.key = self._step(tokens, mx.array([position], mx.int32), self.cache, self.cross,
-                                                  self.cross_mask, params, mx.array(forced), self.key)
+        offset = mx.array([self.prefix_len + position], mx.int32)
+        tokens, self.cache, self.key = self._step(tokens, offset, self.cache, self.cross, self.cross_mask, params,
+                                                  mx.array(forced), self.key)
         return tokens
 
 
@@ -174,11 +194,11 @@ class FrameGenerator:
     def __init__(self, model: MusicGen, condition: mx.array, condition_mask: mx.array, params: SamplingParams,
                  seed: int = 0, horizon: int = HORIZON_FRAMES, window_frames: int = 500,
                  total_frames: int | None = None, guided: bool = True, compiled: bool = True,
-                 prompt: np.ndarray | None = None):
+                 prompt: np.ndarray | None = None, chroma: mx.array | None = None):
         self.pattern = DelayPattern(model.cfg.decoder)
         self.horizon, self.total_frames = horizon, total_frames
         self.window_frames = window_frames
-        self.stepper = Stepper(model, condition, condition_mask, horizon, guided, seed, compiled)
+        self.stepper = Stepper(model, condition, condition_mask, horizon, guided, seed, compiled, chroma)
         self.params = params.arrays()
         self.history: deque = deque(maxlen=horizon)  # emitted frames, for re-priming
         self.emitted = 0  # frames handed out so far (global frame index of the next one)
@@ -221,7 +241,7 @@ class FrameGenerator:
     def next_frame(self) -> mx.array:
         frame_in_context = self.emitted - self.frames_before
         while self.position < frame_in_context + 1 + self.pattern.max_delay:
-            if self.position >= self.horizon:
+            if self.position >= self.horizon or self.stepper.prefix_changed:  # full, or a melody's new prefix
                 self._reprime()
                 return self.next_frame()
             tokens = self.stepper(self.recent[-1], self.position, self.params, self._forced(self.position + 1))
@@ -243,7 +263,7 @@ def encode_prompt(model: MusicGen, tokenizer, prompt: str) -> tuple[mx.array, mx
 
 def generate_codes(model: MusicGen, tokenizer, prompt: str, num_frames: int, params: SamplingParams,
                    seed: int = 0, progress=None, compiled: bool = True, prompt_codes: np.ndarray | None = None,
-                   extend_stride: float = 18.0) -> np.ndarray:
+                   extend_stride: float = 18.0, chroma: np.ndarray | None = None) -> np.ndarray:
     """Offline generation of `num_frames` new frames → codes [1, K, frames] (delay pattern undone).
 
     With `prompt_codes` ([K, W], e.g. from `codes_from_audio`) the music continues them and the result
@@ -260,7 +280,7 @@ def generate_codes(model: MusicGen, tokenizer, prompt: str, num_frames: int, par
     # total_frames counts the frames handed out, which are the new ones (the prompt is context frames 0..W-1)
     generator = FrameGenerator(model, condition, mask, params, seed, horizon=horizon, window_frames=window,
                                total_frames=num_frames, guided=params.cfg_scale != 1.0, compiled=compiled,
-                               prompt=prompt_codes)
+                               prompt=prompt_codes, chroma=None if chroma is None else mx.array(chroma))
     frames = []
     for _ in range(num_frames):
         frames.append(generator.next_frame())

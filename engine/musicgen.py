@@ -175,6 +175,19 @@ class MusicGen(nn.Module):
     def cross_keys_values(self, condition: mx.array) -> list:
         return [layer.encoder_attn.keys_values(condition) for layer in self.decoder.layers]
 
+    def melody_prefix(self, condition: mx.array, chroma: mx.array | None) -> mx.array:
+        """Melody models: what the decoder reads before its first token, [B, chroma_length + S, D]: the
+        projected chroma ([B, frames, 12] one-hot; None: the null melody, bin 0), repeated or cut to
+        chroma_length, then the text condition."""
+        if chroma is None:
+            chroma = mx.zeros((condition.shape[0], 1, self.cfg.num_chroma)).at[:, :, 0].add(1.0)
+        hidden = chroma.astype(condition.dtype)
+        if "audio_enc_to_dec_proj" in self:
+            hidden = self.audio_enc_to_dec_proj(hidden)
+        length = self.cfg.chroma_length
+        hidden = mx.concatenate([hidden] * -(-length // hidden.shape[1]), axis=1)[:, :length]
+        return mx.concatenate([hidden, condition], axis=1)
+
 
 def sanitize(weights: dict[str, mx.array], cfg: MusicGenConfig) -> dict[str, mx.array]:
     """Hub (transformers) MusicGen keys → this module tree. Raises KeyError naming a missing tensor."""

@@ -21,6 +21,7 @@ TEACHER_FRAMES = 12
 GREEDY_FRAMES = 20
 ENCODE_SECONDS = 0.5
 CONTINUE_STEPS = 12
+CHROMA_LENGTH = 16  # the melody prefix (235 frames in Meta's checkpoints), short to keep fixtures small
 
 
 def configs(stereo: bool, text_vocab: int) -> dict:
@@ -81,20 +82,23 @@ def _randomize(model, seed: int):
                 buf.copy_(torch.randn(buf.shape, generator=gen))
 
 
-def build(folder: Path, stereo: bool, seed: int = 0):
+def build(folder: Path, stereo: bool, seed: int = 0, melody: bool = False):
     """Write a random-weight checkpoint in the hub layout; returns the transformers model and tokenizer."""
     import torch
-    from transformers import (EncodecConfig, MusicgenConfig, MusicgenDecoderConfig,
-                              MusicgenForConditionalGeneration, T5Config)
+    import transformers as tf
 
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = train_tokenizer(folder)
     parts = configs(stereo, len(tokenizer))
-    config = MusicgenConfig(text_encoder=T5Config(**parts["text_encoder"]).to_dict(),
-                            audio_encoder=EncodecConfig(**parts["audio_encoder"]).to_dict(),
-                            decoder=MusicgenDecoderConfig(**parts["decoder"]).to_dict())
+    Config, DecoderConfig, Model = ((tf.MusicgenMelodyConfig, tf.MusicgenMelodyDecoderConfig,
+                                     tf.MusicgenMelodyForConditionalGeneration) if melody else
+                                    (tf.MusicgenConfig, tf.MusicgenDecoderConfig, tf.MusicgenForConditionalGeneration))
+    config = Config(text_encoder=tf.T5Config(**parts["text_encoder"]).to_dict(),
+                    audio_encoder=tf.EncodecConfig(**parts["audio_encoder"]).to_dict(),
+                    decoder=DecoderConfig(**parts["decoder"]).to_dict(),
+                    **({"chroma_length": CHROMA_LENGTH} if melody else {}))
     torch.manual_seed(seed)
-    model = MusicgenForConditionalGeneration(config).eval()
+    model = Model(config).eval()
     _randomize(model, seed)
     model.generation_config.decoder_start_token_id = 2048
     model.generation_config.pad_token_id = 2048
@@ -169,11 +173,32 @@ def _generate(model, **kwargs):
     return codes, audio
 
 
+def melody_reference(model, tokenizer, seed: int = 0) -> dict[str, np.ndarray]:
+    """Greedy codes with guidance 3 for a one-hot chroma melody and for none (the null chroma)."""
+    import torch
+
+    rng = np.random.default_rng(seed + 2)
+    chroma = np.eye(12, dtype=np.float32)[rng.integers(0, 12, 10)][None]  # [1, frames, 12], shorter than the prefix
+    single = tokenizer(PROMPTS[:1], return_tensors="pt")
+    delays = model.decoder.config.num_codebooks // model.decoder.config.audio_channels - 1
+    out = {"chroma": chroma}
+    with torch.no_grad():
+        out["melody_codes"], _ = _generate(model, **single, input_features=torch.tensor(chroma),
+                                           max_new_tokens=GREEDY_FRAMES + delays)
+        out["null_codes"], _ = _generate(model, **single, max_new_tokens=GREEDY_FRAMES + delays)
+    return out
+
+
 def write_fixtures():
     for name, stereo in (("mono", False), ("stereo", True)):
         folder = FIXTURES / name
         model, tokenizer = build(folder, stereo, seed=0)
         np.savez_compressed(folder / "reference.npz", **reference(model, tokenizer, seed=0))
+        print("wrote", folder)
+    for name, stereo in (("melody", False), ("stereo-melody", True)):
+        folder = FIXTURES / name
+        model, tokenizer = build(folder, stereo, seed=0, melody=True)
+        np.savez_compressed(folder / "reference.npz", **melody_reference(model, tokenizer, seed=0))
         print("wrote", folder)
 
 

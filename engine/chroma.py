@@ -1,0 +1,50 @@
+"""Melody conditioning for musicgen-melody: the dominant pitch class of each 4096-sample hop at 32 kHz,
+as a one-hot chroma (12 bins, C first). numpy only; the filterbank follows librosa's chroma definition
+(Gaussian bumps around each pitch class, weighted around octave 5), which the reference uses."""
+
+from __future__ import annotations
+
+import numpy as np
+
+N_FFT = 16384
+HOP = 4096
+SAMPLE_RATE = 32000
+
+
+def chroma_filterbank(sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT, n_chroma: int = 12,
+                      center_octave: float = 5.0, octave_width: float = 2.0) -> np.ndarray:
+    """[n_chroma, 1 + n_fft // 2] weights from FFT bins to pitch classes (A440 tuning, C first)."""
+    frequencies = np.linspace(0, sample_rate, n_fft, endpoint=False)[1:]
+    octaves = np.log2(frequencies / (440.0 / 16))  # octaves above A0 (27.5 Hz)
+    bins = n_chroma * octaves
+    bins = np.concatenate(([bins[0] - 1.5 * n_chroma], bins))  # 0 Hz: 1.5 octaves below the first bin
+    widths = np.concatenate((np.maximum(np.diff(bins), 1.0), [1.0]))
+    half = np.round(n_chroma / 2)
+    distance = np.remainder(np.subtract.outer(bins, np.arange(n_chroma)).T + half + 10 * n_chroma, n_chroma) - half
+    weights = np.exp(-0.5 * (2 * distance / widths[None, :]) ** 2)
+    weights /= np.sqrt((weights**2).sum(axis=0, keepdims=True))  # unit L2 per FFT bin
+    weights *= np.exp(-0.5 * ((bins / n_chroma - center_octave) / octave_width) ** 2)[None, :]
+    weights = np.roll(weights, -3 * (n_chroma // 12), axis=0)  # start at C, not A
+    return np.ascontiguousarray(weights[:, : 1 + n_fft // 2])
+
+
+def chroma_energy(audio: np.ndarray) -> np.ndarray:
+    """Mono audio at 32 kHz → chroma energy [frames, 12] (centered STFT, Hann window, power)."""
+    audio = np.asarray(audio, np.float64)
+    if len(audio) < N_FFT:  # as the reference: centre short audio in one window's worth of zeros
+        pad = N_FFT - len(audio)
+        audio = np.pad(audio, (pad // 2, pad - pad // 2))
+    audio = np.pad(audio, (N_FFT // 2, N_FFT // 2), mode="reflect")
+    frames = np.lib.stride_tricks.sliding_window_view(audio, N_FFT)[::HOP]
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)  # periodic Hann
+    power = np.abs(np.fft.rfft(frames * window, axis=-1)) ** 2
+    return power @ chroma_filterbank().T
+
+
+def melody_chroma(audio: np.ndarray, rate: int) -> np.ndarray:
+    """Audio [channels, samples] at any rate → one-hot chroma [1, frames, 12] (235 frames for 30 s)."""
+    from .generation import resample
+
+    mono = resample(np.asarray(audio, np.float32), rate, SAMPLE_RATE).mean(axis=0)
+    energy = chroma_energy(mono)
+    return np.eye(12, dtype=np.float32)[energy.argmax(axis=-1)][None]

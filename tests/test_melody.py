@@ -1,0 +1,87 @@
+"""Melody models against transformers' MusicgenMelodyForConditionalGeneration: greedy codes with a chroma
+melody and with none (the null melody), mono and stereo; random-weight checkpoints in the hub layout."""
+
+import numpy as np
+import pytest
+
+from conftest import HAVE_TORCH
+from engine import generation, loading
+import oracle
+
+
+def _sources():
+    out = [pytest.param(("fixture", s), id=f"fixture-{'stereo-' if s else ''}melody") for s in (False, True)]
+    out += [pytest.param(("live", s), id=f"live-oracle-{'stereo-' if s else ''}melody",
+                         marks=pytest.mark.skipif(not HAVE_TORCH, reason="torch/transformers not installed"))
+            for s in (False, True)]
+    return out
+
+
+@pytest.fixture(scope="module", params=_sources())
+def melody(request, tmp_path_factory):
+    kind, stereo = request.param
+    if kind == "fixture":
+        folder = oracle.FIXTURES / ("stereo-melody" if stereo else "melody")
+        ref = dict(np.load(folder / "reference.npz"))
+    else:
+        folder = tmp_path_factory.mktemp("oracle-melody")
+        model, tokenizer = oracle.build(folder, stereo, seed=5, melody=True)
+        ref = oracle.melody_reference(model, tokenizer, seed=5)
+    return loading.load(str(folder)), ref
+
+
+@pytest.mark.parametrize("with_chroma", [True, False], ids=["chroma", "null-melody"])
+def test_melody_greedy_codes(melody, with_chroma):
+    loaded, ref = melody
+    expected = ref["melody_codes" if with_chroma else "null_codes"]
+    codes = generation.generate_codes(loaded.model, loaded.tokenizer, oracle.PROMPTS[0], expected.shape[-1],
+                                      generation.SamplingParams(cfg_scale=3.0, top_k=1),
+                                      chroma=ref["chroma"] if with_chroma else None)
+    np.testing.assert_array_equal(codes, expected)
+
+
+def test_chroma_filterbank_matches_the_reference():
+    from engine.chroma import chroma_filterbank
+
+    ours = chroma_filterbank()
+    assert ours.shape == (12, 8193)
+    try:
+        import librosa
+
+        np.testing.assert_allclose(ours, librosa.filters.chroma(sr=32000, n_fft=16384, tuning=0.0), atol=1e-10)
+    except ImportError:
+        pass
+    if HAVE_TORCH:  # transformers' own port of librosa's chroma, which its melody feature extractor uses
+        from transformers.audio_utils import chroma_filter_bank
+
+        reference = chroma_filter_bank(num_frequency_bins=16384, num_chroma=12, sampling_rate=32000, tuning=0)
+        np.testing.assert_allclose(ours, reference, atol=1e-10)
+    # and independently: a pure tone lands in its pitch class (A4 = 440 Hz is bin 9 counting from C)
+    spectrum_bin = round(440 * 16384 / 32000)
+    assert ours[:, spectrum_bin].argmax() == 9
+
+
+def test_chroma_of_a_c_major_triad():
+    from engine.chroma import chroma_energy, melody_chroma
+
+    t = np.arange(32000 * 3) / 32000
+    triad = sum(np.sin(2 * np.pi * f * t) for f in (261.63, 329.63, 392.00))  # C4 E4 G4
+    assert set(np.argsort(-chroma_energy(triad).mean(axis=0))[:3]) == {0, 4, 7}
+    onehot = melody_chroma(triad[None], 32000)
+    assert onehot.shape == (1, 24, 12) and (onehot.sum(-1) == 1).all()
+    assert set(np.flatnonzero(onehot[0].sum(0))) <= {0, 4, 7}
+    thirty = melody_chroma(np.zeros((2, 30 * 44100), np.float32) + 0.1, 44100)  # any rate, any channels
+    assert thirty.shape == (1, 235, 12)
+
+
+def test_melody_model_plays_live_and_takes_a_new_prompt():
+    """A melody model streams too; its text is a prefix, so a new prompt restarts the context from the
+    recent window (the audio stream goes on)."""
+    from engine.audio import UnpacedSink
+    from engine.streaming import StreamingEngine
+
+    loaded = loading.load(str(oracle.FIXTURES / "stereo-melody"))
+    engine = StreamingEngine(loaded, oracle.PROMPTS[0], generation.SamplingParams(), UnpacedSink(32000, 2, 100))
+    engine.submit("prompt", oracle.PROMPTS[1])
+    engine.run(2.0)
+    assert engine.metrics.samples == 64000 and engine.generator.reprimes == 1
