@@ -48,3 +48,16 @@ def melody_chroma(audio: np.ndarray, rate: int) -> np.ndarray:
     mono = resample(np.asarray(audio, np.float32), rate, SAMPLE_RATE).mean(axis=0)
     energy = chroma_energy(mono)
     return np.eye(12, dtype=np.float32)[energy.argmax(axis=-1)][None]
+
+
+FRAMES_PER_NOTE = 4  # a held chord cycles through its pitch classes, about half a second each
+
+
+def chord_chroma(pitch_classes: list[int], frames: int) -> np.ndarray | None:
+    """Notes held on a keyboard → one-hot chroma [1, frames, 12]: an arpeggio through the held pitch
+    classes (the chroma holds one pitch class per frame). No notes: None, the null melody."""
+    classes = sorted({int(p) % 12 for p in pitch_classes})
+    if not classes:
+        return None
+    sequence = [classes[(i // FRAMES_PER_NOTE) % len(classes)] for i in range(frames)]
+    return np.eye(12, dtype=np.float32)[sequence][None]

@@ -45,6 +45,7 @@ class Conditioner:
         self.cache_size = cache_size
         self.slots: dict[int, tuple[str, float]] = {0: (prompt, 1.0)}
         self.negative = ""
+        self.chroma: mx.array | None = None  # melody models: the melody (None: the null melody)
         self.morph_frames = 0
         self._from: Condition | None = None
         self._progress = 0

@@ -6,6 +6,7 @@ the next frame boundary; each applied change is reported with the frame and step
 from __future__ import annotations
 
 import json
+import logging
 import math
 import queue
 import threading
@@ -19,9 +20,12 @@ import numpy as np
 
 from .audio import Recorder, Sink
 from .encodec import StreamingDecoder
+from .chroma import chord_chroma, melody_chroma
 from .conditioning import Conditioner
 from .generation import HORIZON_FRAMES, FrameGenerator, SamplingParams
 from .loading import Loaded
+
+log = logging.getLogger("mg-live")
 
 # engine parameter → SamplingParams field
 SAMPLING_FIELDS = {"cfg": "cfg_scale", "temperature": "temperature", "top_k": "top_k", "top_p": "top_p"}
@@ -84,6 +88,7 @@ class StreamingEngine:
                                         window_frames=self.window_frames(window_seconds),
                                         total_frames=total_frames, guided=True, prompt=prompt_codes)
         self.paused = False
+        self.rejected = 0  # changes that could not be applied (e.g. an unreadable melody file)
         self.codes_path, self._codes = codes_path, []  # only kept when asked for (a few bytes per frame)
         self.replay: deque = deque()  # logged changes to apply at their decoder step (see load_replay)
         self._glides: dict[str, list] = {}  # sampling field → [start, target, frames, frames done]
@@ -121,7 +126,7 @@ class StreamingEngine:
     def _apply(self, change: Change) -> None:
         """At a frame boundary. Values: prompt/negative text; slot_prompt [n, text]; slot_weight [n, weight];
         window and morph in seconds; seed an int; the sampling fields; play/pause/reset none; record a file
-        path (None stops recording)."""
+        path (None stops recording); melody a recording's path or the held pitch classes (melody models)."""
         gen, cond, p, value = self.generator, self.conditioner, change.param, change.value
         frame, step = gen.emitted, gen.steps  # where it takes effect (before a reset restarts the context)
         if p in ("prompt", "slot_prompt", "slot_weight"):
@@ -131,6 +136,8 @@ class StreamingEngine:
             cond.retarget()
         elif p == "negative":
             cond.negative = str(value)
+        elif p == "melody":
+            cond.chroma = self._melody(value)
         elif p == "morph":
             self.morph_seconds = float(value)
             cond.morph_frames = round(self.morph_seconds * self.fps)
@@ -159,8 +166,8 @@ class StreamingEngine:
                 self.recorders["session"] = Recorder(Path(value), self.sink.sample_rate, self.channels)
         else:
             raise ValueError(f"unknown engine parameter {p!r}")
-        if p in ("prompt", "slot_prompt", "slot_weight", "negative"):
-            gen.stepper.set_condition(*cond.current, cond.negative_condition())
+        if p in ("prompt", "slot_prompt", "slot_weight", "negative", "melody"):
+            gen.stepper.set_condition(*cond.current, cond.negative_condition(), chroma=cond.chroma)
         # The first frame generated entirely after the change: codebook k of frame F comes delay[k]
         # steps after codebook 0, so frames before F + max_delay were partly generated before it.
         self._probes.append(((frame + gen.pattern.max_delay) * self.hop, change.arrived))
@@ -168,6 +175,18 @@ class StreamingEngine:
             self.log.write({"frame": frame, "step": step, "t": round(frame / self.fps, 4),
                             "source": change.source, "param": p, "value": value}
                            | ({"glide": change.glide} if change.glide else {}))
+
+    def _melody(self, value) -> mx.array | None:
+        """A recording's path, or the pitch classes held on a keyboard, or nothing → the chroma to follow."""
+        if not self.loaded.config.is_melody:
+            raise ValueError("melody: this model has no melody conditioning")
+        if isinstance(value, str) and value:
+            import soundfile as sf
+
+            audio, rate = sf.read(value, dtype="float32", always_2d=True)
+            return mx.array(melody_chroma(audio.T, rate))
+        chroma = chord_chroma(list(value or []), self.loaded.config.chroma_length)
+        return None if chroma is None else mx.array(chroma)
 
     def _set_sampling(self, param: str, value) -> None:
         self.params = replace(self.params, **{SAMPLING_FIELDS[param]: value})
@@ -191,7 +210,11 @@ class StreamingEngine:
                 change = self.changes.get_nowait()
             except queue.Empty:
                 return
-            self._apply(change)
+            try:
+                self._apply(change)
+            except (ValueError, OSError, RuntimeError) as e:  # a change that cannot apply never stops the music
+                self.rejected += 1
+                log.warning("ignored %s from %s: %s", change.param, change.source, e)
 
     def _next_frame(self) -> mx.array:
         """One frame: replayed changes due at this step, then the morph's next condition, then the frame."""
@@ -199,7 +222,8 @@ class StreamingEngine:
             self._apply_pending()
         self._advance_glides()
         if self.conditioner.advance():
-            self.generator.stepper.set_condition(*self.conditioner.current, self.conditioner.negative_condition())
+            self.generator.stepper.set_condition(*self.conditioner.current, self.conditioner.negative_condition(),
+                                                 chroma=self.conditioner.chroma)
         return self.generator.next_frame()
 
     def load_replay(self, records: list[dict]) -> None:

@@ -102,15 +102,27 @@ class Controls:
                 return
         elif name == "record_stop":
             self.engine.submit("record", None, source)
+        elif name == "melody" and isinstance(value, str):  # a file from the network: a name in the session folder
+            if not value:
+                self.engine.submit("melody", None, source)
+                return
+            try:
+                path = self.session_file(value, suffix=Path(value).suffix or ".wav")
+            except BadValue:
+                return
+            if not path.exists():
+                self.registry.count("missing file", f"melody: {path} does not exist")
+                return
+            self.engine.submit("melody", str(path), source)
         else:
             self.engine.submit(name, value, source, glide=BY_NAME[name].smoothing)
 
-    def session_file(self, name: str) -> Path:
-        """A file name from the network, never a path: it lands in the session folder."""
+    def session_file(self, name: str, suffix: str = ".wav") -> Path:
+        """A file name from the network, never a path: it lands in (or is read from) the session folder."""
         if not name or name != Path(name).name or name.startswith("."):
-            self.registry.count("bad file name", f"record: {name!r} is not a plain file name")
+            self.registry.count("bad file name", f"{name!r} is not a plain file name")
             raise BadValue("bad file name", name)
-        path = Path(name) if Path(name).suffix.lower() in (".wav", ".flac") else Path(name + ".wav")
+        path = Path(name) if Path(name).suffix.lower() in (".wav", ".flac", suffix) else Path(name + suffix)
         self.session_dir.mkdir(parents=True, exist_ok=True)
         return self.session_dir / path
 

@@ -50,13 +50,15 @@ class MidiMap:
     port: str = ""  # substring of the input port's name; empty: the first port
     cc: list[CCBinding] = field(default_factory=list)
     notes: list[NoteBinding] = field(default_factory=list)
+    melody_channel: int | None = None  # melody models: notes on this channel (0–15; -1 any) become the melody
 
     @classmethod
     def load(cls, path: Path) -> "MidiMap":
         try:
             raw = tomllib.loads(path.read_text())
             mapping = cls(raw.get("name", ""), raw.get("port", ""),
-                          [CCBinding(**c) for c in raw.get("cc", [])], [NoteBinding(**n) for n in raw.get("note", [])])
+                          [CCBinding(**c) for c in raw.get("cc", [])], [NoteBinding(**n) for n in raw.get("note", [])],
+                          raw.get("melody_channel"))
         except (OSError, tomllib.TOMLDecodeError, TypeError) as e:
             raise ValueError(f"{path}: not a MIDI map ({e})") from None
         for binding in [*mapping.cc, *mapping.notes]:
@@ -74,9 +76,9 @@ class MidiMap:
         def clean(binding):
             return {k: v for k, v in binding.__dict__.items() if v is not None}
 
-        doc = {"name": self.name, "port": self.port, "cc": [clean(c) for c in self.cc],
-               "note": [clean(n) for n in self.notes]}
-        path.write_text(tomli_w.dumps({k: v for k, v in doc.items() if v != []}))
+        doc = {"name": self.name, "port": self.port, "melody_channel": self.melody_channel,
+               "cc": [clean(c) for c in self.cc], "note": [clean(n) for n in self.notes]}
+        path.write_text(tomli_w.dumps({k: v for k, v in doc.items() if v not in ([], None)}))
 
 
 class MidiRouter:
@@ -87,6 +89,7 @@ class MidiRouter:
         self._msb: dict[tuple[int, int], int] = {}
         self.learning: str | None = None
         self._learn_slot: int | None = None
+        self.held: set[int] = set()  # notes held on the melody channel
         self.last_activity = 0.0
 
     def learn(self, param: str, slot: int | None = None) -> None:
@@ -99,11 +102,22 @@ class MidiRouter:
         self.last_activity = time.monotonic()
         if msg.type == "control_change":
             self._control(msg)
-        elif msg.type == "note_on" and msg.velocity > 0:
-            for b in self.mapping.notes:
-                if b.note == msg.note and b.channel in (None, msg.channel):
-                    value = [b.slot, b.value] if b.param in ("slot_weight", "slot_prompt") else b.value
-                    self._send(b.param, value)
+        elif msg.type in ("note_on", "note_off"):
+            on = msg.type == "note_on" and msg.velocity > 0
+            bound = [b for b in self.mapping.notes if b.note == msg.note and b.channel in (None, msg.channel)]
+            for b in bound if on else []:
+                value = [b.slot, b.value] if b.param in ("slot_weight", "slot_prompt") else b.value
+                self._send(b.param, value)
+            if not bound and self.mapping.melody_channel in (-1, msg.channel):
+                self._melody(msg.note, on)
+
+    def _melody(self, note: int, on: bool) -> None:
+        """Held notes → the melody's pitch classes, sent whenever they change."""
+        before = sorted({n % 12 for n in self.held})
+        (self.held.add if on else self.held.discard)(note)
+        now = sorted({n % 12 for n in self.held})
+        if now != before:
+            self.deliver("melody", now)
 
     def _control(self, msg) -> None:
         if self.learning:

@@ -66,6 +66,7 @@ PARAMS: list[Param] = [
     Param("slot_prompt", "text", "prompt of blend slot N (1–8)", osc_name="slot/N/prompt"),
     Param("slot_weight", "float", "weight of blend slot N (a new slot is silent until weighted; morphs)", 0.0, 1.0,
           0.0, osc_name="slot/N/weight"),
+    Param("melody", "text", "melody models: follow a recording's melody (a file in the session folder; \"\" clears)"),
     Param("play", "action", "resume after pause"),
     Param("pause", "action", "stop generating; the buffer plays out into silence"),
     Param("reset", "action", "start the music over from nothing (the stream goes on)"),

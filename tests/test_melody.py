@@ -85,3 +85,61 @@ def test_melody_model_plays_live_and_takes_a_new_prompt():
     engine.submit("prompt", oracle.PROMPTS[1])
     engine.run(2.0)
     assert engine.metrics.samples == 64000 and engine.generator.reprimes == 1
+
+
+def test_midi_chords_become_the_melody(tmp_path):
+    """Notes held on a keyboard (mido messages through the MIDI router) steer a melody model's chroma at
+    logged frames; letting go returns to the null melody."""
+    import json
+
+    import mido
+
+    from engine.audio import UnpacedSink
+    from engine.chroma import chord_chroma
+    from engine.streaming import StreamingEngine
+    from live.midi import MidiMap, MidiRouter
+    from live.params import Registry
+
+    loaded = loading.load(str(oracle.FIXTURES / "melody"))
+    engine = StreamingEngine(loaded, oracle.PROMPTS[0], generation.SamplingParams(), UnpacedSink(32000, 1, 100),
+                             log_path=tmp_path / "take.jsonl")
+    router = MidiRouter(MidiMap(melody_channel=0), Registry(), lambda p, v: engine.submit(p, v, "midi"))
+    played = {20: [("note_on", 60), ("note_on", 64), ("note_on", 67)], 50: [("note_on", 72)],
+              70: [("note_off", 60), ("note_off", 64), ("note_off", 67), ("note_off", 72)]}
+    seen = {}
+
+    def on_chunk(e):
+        for kind, note in played.pop(e.metrics.frames, []):
+            router.handle(mido.Message(kind, note=note, velocity=90 if kind == "note_on" else 0))
+        seen[e.metrics.frames] = None if e.conditioner.chroma is None else np.array(e.conditioner.chroma)
+
+    engine.run(2.0, on_chunk=on_chunk)
+    melody = [json.loads(line) for line in (tmp_path / "take.jsonl").read_text().splitlines()[1:]]
+    melody = [(r["frame"], r["value"]) for r in melody if r.get("param") == "melody"]
+    # C, C+E, C+E+G; C5 adds no new pitch class; then let go one by one (C still held by C5), then none
+    assert [v for _, v in melody] == [[0], [0, 4], [0, 4, 7], [0, 7], [0], []]
+    assert [f for f, _ in melody] == sorted(f for f, _ in melody) and 20 <= melody[0][0] <= 22
+    triad = [f for f, v in seen.items() if v is not None and (v == chord_chroma([0, 4, 7], 16)).all()]
+    assert triad and min(triad) >= 20 and max(triad) < 72
+    assert engine.generator.reprimes >= 2  # each new melody restarts the context from the recent window
+
+
+def test_melody_from_a_file_live(tmp_path):
+    import soundfile as sf
+
+    from engine.audio import UnpacedSink
+    from engine.chroma import melody_chroma
+    from engine.streaming import StreamingEngine
+
+    t = np.arange(32000 * 2) / 32000
+    tune = (0.3 * np.sin(2 * np.pi * 392.0 * t)).astype(np.float32)  # G4
+    sf.write(str(tmp_path / "tune.wav"), tune, 32000)
+    loaded = loading.load(str(oracle.FIXTURES / "melody"))
+    engine = StreamingEngine(loaded, oracle.PROMPTS[0], generation.SamplingParams(), UnpacedSink(32000, 1, 100))
+    engine.submit("melody", str(tmp_path / "tune.wav"))
+    engine.submit("melody", str(tmp_path / "missing.wav"))  # cannot apply: ignored, the music goes on
+    engine.run(1.0)
+    chroma = np.array(engine.conditioner.chroma)
+    np.testing.assert_array_equal(chroma, melody_chroma(tune[None], 32000))
+    assert chroma[0].argmax(-1).tolist() == [7] * chroma.shape[1] and engine.rejected == 1
+    assert engine.metrics.samples == 32000

@@ -10,7 +10,7 @@
    50,
    50,
    1000,
-   764
+   798
   ],
   "boxes": [
    {
@@ -20,7 +20,7 @@
      "text": "udpsend 127.0.0.1 9000",
      "patching_rect": [
       40,
-      584,
+      618,
       180,
       22
      ],
@@ -776,7 +776,7 @@
     "box": {
      "id": "obj-50",
      "maxclass": "newobj",
-     "text": "prepend /mg/play",
+     "text": "prepend /mg/melody",
      "patching_rect": [
       360,
       414,
@@ -791,7 +791,7 @@
     "box": {
      "id": "obj-51",
      "maxclass": "comment",
-     "text": "resume after pause",
+     "text": "melody models: follow a recording's melody (a file in the session folder; \"\" clears)",
      "patching_rect": [
       540,
       414,
@@ -805,146 +805,11 @@
    {
     "box": {
      "id": "obj-52",
-     "maxclass": "message",
-     "text": "play",
-     "patching_rect": [
-      40,
-      414,
-      90,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-53",
-     "maxclass": "newobj",
-     "text": "prepend /mg/pause",
-     "patching_rect": [
-      360,
-      448,
-      160,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-54",
-     "maxclass": "comment",
-     "text": "stop generating; the buffer plays out into silence",
-     "patching_rect": [
-      540,
-      448,
-      420,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 0
-    }
-   },
-   {
-    "box": {
-     "id": "obj-55",
-     "maxclass": "message",
-     "text": "pause",
-     "patching_rect": [
-      40,
-      448,
-      90,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-56",
-     "maxclass": "newobj",
-     "text": "prepend /mg/reset",
-     "patching_rect": [
-      360,
-      482,
-      160,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-57",
-     "maxclass": "comment",
-     "text": "start the music over from nothing (the stream goes on)",
-     "patching_rect": [
-      540,
-      482,
-      420,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 0
-    }
-   },
-   {
-    "box": {
-     "id": "obj-58",
-     "maxclass": "message",
-     "text": "reset",
-     "patching_rect": [
-      40,
-      482,
-      90,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-59",
-     "maxclass": "newobj",
-     "text": "prepend /mg/record",
-     "patching_rect": [
-      360,
-      516,
-      160,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-60",
-     "maxclass": "comment",
-     "text": "start recording to a file name in the session folder (s)",
-     "patching_rect": [
-      540,
-      516,
-      420,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 0
-    }
-   },
-   {
-    "box": {
-     "id": "obj-61",
      "maxclass": "textedit",
      "text": "",
      "patching_rect": [
       40,
-      516,
+      414,
       200,
       22
      ],
@@ -954,12 +819,12 @@
    },
    {
     "box": {
-     "id": "obj-62",
+     "id": "obj-53",
      "maxclass": "newobj",
      "text": "route text",
      "patching_rect": [
       250,
-      516,
+      414,
       100,
       22
      ],
@@ -969,13 +834,148 @@
    },
    {
     "box": {
-     "id": "obj-63",
+     "id": "obj-54",
      "maxclass": "newobj",
      "text": "tosymbol",
      "patching_rect": [
       250,
-      528,
+      426,
       100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-55",
+     "maxclass": "newobj",
+     "text": "prepend /mg/play",
+     "patching_rect": [
+      360,
+      448,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-56",
+     "maxclass": "comment",
+     "text": "resume after pause",
+     "patching_rect": [
+      540,
+      448,
+      420,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-57",
+     "maxclass": "message",
+     "text": "play",
+     "patching_rect": [
+      40,
+      448,
+      90,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-58",
+     "maxclass": "newobj",
+     "text": "prepend /mg/pause",
+     "patching_rect": [
+      360,
+      482,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-59",
+     "maxclass": "comment",
+     "text": "stop generating; the buffer plays out into silence",
+     "patching_rect": [
+      540,
+      482,
+      420,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-60",
+     "maxclass": "message",
+     "text": "pause",
+     "patching_rect": [
+      40,
+      482,
+      90,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-61",
+     "maxclass": "newobj",
+     "text": "prepend /mg/reset",
+     "patching_rect": [
+      360,
+      516,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-62",
+     "maxclass": "comment",
+     "text": "start the music over from nothing (the stream goes on)",
+     "patching_rect": [
+      540,
+      516,
+      420,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-63",
+     "maxclass": "message",
+     "text": "reset",
+     "patching_rect": [
+      40,
+      516,
+      90,
       22
      ],
      "numinlets": 1,
@@ -986,7 +986,7 @@
     "box": {
      "id": "obj-64",
      "maxclass": "newobj",
-     "text": "prepend /mg/record/stop",
+     "text": "prepend /mg/record",
      "patching_rect": [
       360,
       550,
@@ -1001,7 +1001,7 @@
     "box": {
      "id": "obj-65",
      "maxclass": "comment",
-     "text": "stop recording",
+     "text": "start recording to a file name in the session folder (s)",
      "patching_rect": [
       540,
       550,
@@ -1015,56 +1015,26 @@
    {
     "box": {
      "id": "obj-66",
-     "maxclass": "message",
-     "text": "record_stop",
+     "maxclass": "textedit",
+     "text": "",
      "patching_rect": [
       40,
       550,
-      90,
+      200,
       22
      ],
      "numinlets": 1,
-     "numoutlets": 1
+     "numoutlets": 4
     }
    },
    {
     "box": {
      "id": "obj-67",
      "maxclass": "newobj",
-     "text": "udpreceive 9001",
+     "text": "route text",
      "patching_rect": [
-      40,
-      604,
-      180,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-68",
-     "maxclass": "newobj",
-     "text": "route /mg/status/rtf /mg/status/buffer /mg/status/underruns /mg/status/frame /mg/status/latency /mg/status/prompt",
-     "patching_rect": [
-      40,
-      638,
-      700,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 7
-    }
-   },
-   {
-    "box": {
-     "id": "obj-69",
-     "maxclass": "flonum",
-     "text": "",
-     "patching_rect": [
-      40,
-      672,
+      250,
+      550,
       100,
       22
      ],
@@ -1074,13 +1044,43 @@
    },
    {
     "box": {
+     "id": "obj-68",
+     "maxclass": "newobj",
+     "text": "tosymbol",
+     "patching_rect": [
+      250,
+      562,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-69",
+     "maxclass": "newobj",
+     "text": "prepend /mg/record/stop",
+     "patching_rect": [
+      360,
+      584,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
      "id": "obj-70",
      "maxclass": "comment",
-     "text": "rtf",
+     "text": "stop recording",
      "patching_rect": [
-      40,
-      698,
-      100,
+      540,
+      584,
+      420,
       22
      ],
      "numinlets": 1,
@@ -1090,116 +1090,101 @@
    {
     "box": {
      "id": "obj-71",
-     "maxclass": "flonum",
-     "text": "",
+     "maxclass": "message",
+     "text": "record_stop",
      "patching_rect": [
-      150,
-      672,
-      100,
+      40,
+      584,
+      90,
       22
      ],
      "numinlets": 1,
-     "numoutlets": 2
+     "numoutlets": 1
     }
    },
    {
     "box": {
      "id": "obj-72",
-     "maxclass": "comment",
-     "text": "buffer",
+     "maxclass": "newobj",
+     "text": "udpreceive 9001",
      "patching_rect": [
-      150,
-      698,
-      100,
+      40,
+      638,
+      180,
       22
      ],
      "numinlets": 1,
-     "numoutlets": 0
+     "numoutlets": 1
     }
    },
    {
     "box": {
      "id": "obj-73",
-     "maxclass": "flonum",
-     "text": "",
+     "maxclass": "newobj",
+     "text": "route /mg/status/rtf /mg/status/buffer /mg/status/underruns /mg/status/frame /mg/status/latency /mg/status/prompt",
      "patching_rect": [
-      260,
+      40,
       672,
-      100,
+      700,
       22
      ],
      "numinlets": 1,
-     "numoutlets": 2
+     "numoutlets": 7
     }
    },
    {
     "box": {
      "id": "obj-74",
-     "maxclass": "comment",
-     "text": "underruns",
+     "maxclass": "flonum",
+     "text": "",
      "patching_rect": [
-      260,
-      698,
+      40,
+      706,
       100,
       22
      ],
      "numinlets": 1,
-     "numoutlets": 0
+     "numoutlets": 2
     }
    },
    {
     "box": {
      "id": "obj-75",
-     "maxclass": "flonum",
-     "text": "",
+     "maxclass": "comment",
+     "text": "rtf",
      "patching_rect": [
-      370,
-      672,
+      40,
+      732,
       100,
       22
      ],
      "numinlets": 1,
-     "numoutlets": 2
+     "numoutlets": 0
     }
    },
    {
     "box": {
      "id": "obj-76",
-     "maxclass": "comment",
-     "text": "frame",
+     "maxclass": "flonum",
+     "text": "",
      "patching_rect": [
-      370,
-      698,
+      150,
+      706,
       100,
       22
      ],
      "numinlets": 1,
-     "numoutlets": 0
+     "numoutlets": 2
     }
    },
    {
     "box": {
      "id": "obj-77",
-     "maxclass": "flonum",
-     "text": "",
-     "patching_rect": [
-      480,
-      672,
-      100,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 2
-    }
-   },
-   {
-    "box": {
-     "id": "obj-78",
      "maxclass": "comment",
-     "text": "latency",
+     "text": "buffer",
      "patching_rect": [
-      480,
-      698,
+      150,
+      732,
       100,
       22
      ],
@@ -1209,12 +1194,12 @@
    },
    {
     "box": {
-     "id": "obj-79",
-     "maxclass": "message",
+     "id": "obj-78",
+     "maxclass": "flonum",
      "text": "",
      "patching_rect": [
-      590,
-      672,
+      260,
+      706,
       100,
       22
      ],
@@ -1224,12 +1209,102 @@
    },
    {
     "box": {
+     "id": "obj-79",
+     "maxclass": "comment",
+     "text": "underruns",
+     "patching_rect": [
+      260,
+      732,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
      "id": "obj-80",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      370,
+      706,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-81",
+     "maxclass": "comment",
+     "text": "frame",
+     "patching_rect": [
+      370,
+      732,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-82",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      480,
+      706,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-83",
+     "maxclass": "comment",
+     "text": "latency",
+     "patching_rect": [
+      480,
+      732,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-84",
+     "maxclass": "message",
+     "text": "",
+     "patching_rect": [
+      590,
+      706,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-85",
      "maxclass": "comment",
      "text": "prompt",
      "patching_rect": [
       590,
-      698,
+      732,
       100,
       22
      ],
@@ -1594,7 +1669,7 @@
       0
      ],
      "destination": [
-      "obj-50",
+      "obj-53",
       0
      ]
     }
@@ -1606,7 +1681,19 @@
       0
      ],
      "destination": [
-      "obj-1",
+      "obj-54",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-54",
+      0
+     ],
+     "destination": [
+      "obj-50",
       0
      ]
     }
@@ -1618,7 +1705,7 @@
       0
      ],
      "destination": [
-      "obj-53",
+      "obj-1",
       0
      ]
     }
@@ -1626,11 +1713,11 @@
    {
     "patchline": {
      "source": [
-      "obj-56",
+      "obj-57",
       0
      ],
      "destination": [
-      "obj-1",
+      "obj-55",
       0
      ]
     }
@@ -1642,7 +1729,7 @@
       0
      ],
      "destination": [
-      "obj-56",
+      "obj-1",
       0
      ]
     }
@@ -1650,11 +1737,11 @@
    {
     "patchline": {
      "source": [
-      "obj-59",
+      "obj-60",
       0
      ],
      "destination": [
-      "obj-1",
+      "obj-58",
       0
      ]
     }
@@ -1666,19 +1753,7 @@
       0
      ],
      "destination": [
-      "obj-62",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-62",
-      0
-     ],
-     "destination": [
-      "obj-63",
+      "obj-1",
       0
      ]
     }
@@ -1690,7 +1765,7 @@
       0
      ],
      "destination": [
-      "obj-59",
+      "obj-61",
       0
      ]
     }
@@ -1714,7 +1789,7 @@
       0
      ],
      "destination": [
-      "obj-64",
+      "obj-67",
       0
      ]
     }
@@ -1738,6 +1813,30 @@
       0
      ],
      "destination": [
+      "obj-64",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-69",
+      0
+     ],
+     "destination": [
+      "obj-1",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-71",
+      0
+     ],
+     "destination": [
       "obj-69",
       0
      ]
@@ -1746,20 +1845,8 @@
    {
     "patchline": {
      "source": [
-      "obj-68",
-      1
-     ],
-     "destination": [
-      "obj-71",
+      "obj-72",
       0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-68",
-      2
      ],
      "destination": [
       "obj-73",
@@ -1770,11 +1857,47 @@
    {
     "patchline": {
      "source": [
-      "obj-68",
+      "obj-73",
+      0
+     ],
+     "destination": [
+      "obj-74",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-73",
+      1
+     ],
+     "destination": [
+      "obj-76",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-73",
+      2
+     ],
+     "destination": [
+      "obj-78",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-73",
       3
      ],
      "destination": [
-      "obj-75",
+      "obj-80",
       0
      ]
     }
@@ -1782,11 +1905,11 @@
    {
     "patchline": {
      "source": [
-      "obj-68",
+      "obj-73",
       4
      ],
      "destination": [
-      "obj-77",
+      "obj-82",
       0
      ]
     }
@@ -1794,11 +1917,11 @@
    {
     "patchline": {
      "source": [
-      "obj-68",
+      "obj-73",
       5
      ],
      "destination": [
-      "obj-79",
+      "obj-84",
       1
      ]
     }

@@ -30,6 +30,10 @@ def slot_prompt(value):
     """prompt of blend slot N (1–8)"""
     op('oscout').sendOSC('/mg/slot/1/prompt', [value])
 
+def melody(value):
+    """melody models: follow a recording's melody (a file in the session folder; "" clears)"""
+    op('oscout').sendOSC('/mg/melody', [value])
+
 def play():
     """resume after pause"""
     op('oscout').sendOSC('/mg/play', [])
