@@ -25,21 +25,37 @@ def _private_cache(tmp_path_factory):
     os.environ["MG_LIVE_CACHE"] = str(tmp_path_factory.mktemp("mg-live-cache"))
 
 
-def _sources():
-    out = [pytest.param(("fixture", stereo), id=f"fixture-{'stereo' if stereo else 'mono'}") for stereo in (False, True)]
-    out += [pytest.param(("live", stereo), id=f"live-oracle-{'stereo' if stereo else 'mono'}",
+def fixture_name(stereo: bool, melody: bool) -> str:
+    return {(False, False): "mono", (True, False): "stereo", (False, True): "melody", (True, True): "stereo-melody"}[
+        (stereo, melody)]
+
+
+def _sources(melody: bool):
+    """The committed fixtures, and the same architectures built now by transformers when torch is here."""
+    out = [pytest.param(("fixture", s), id=f"fixture-{fixture_name(s, melody)}") for s in (False, True)]
+    out += [pytest.param(("live", s), id=f"live-oracle-{fixture_name(s, melody)}",
                          marks=pytest.mark.skipif(not HAVE_TORCH, reason="torch/transformers not installed"))
-            for stereo in (False, True)]
+            for s in (False, True)]
     return out
 
 
-@pytest.fixture(scope="session", params=_sources())
-def reference_checkpoint(request, tmp_path_factory):
+def _checkpoint(request, tmp_path_factory, melody: bool):
     """(folder, reference arrays): the committed fixture, or one transformers builds now with a new seed."""
     kind, stereo = request.param
+    name = fixture_name(stereo, melody)
     if kind == "fixture":
-        folder = oracle.FIXTURES / ("stereo" if stereo else "mono")
+        folder = oracle.FIXTURES / name
         return folder, dict(np.load(folder / "reference.npz"))
-    folder = tmp_path_factory.mktemp("oracle-stereo" if stereo else "oracle-mono")
-    model, tokenizer = oracle.build(folder, stereo, seed=7)
-    return folder, oracle.reference(model, tokenizer, seed=7)
+    folder = tmp_path_factory.mktemp(f"oracle-{name}")
+    model, tokenizer = oracle.build(folder, stereo, seed=7, melody=melody)
+    return folder, (oracle.melody_reference if melody else oracle.reference)(model, tokenizer, seed=7)
+
+
+@pytest.fixture(scope="session", params=_sources(melody=False))
+def reference_checkpoint(request, tmp_path_factory):
+    return _checkpoint(request, tmp_path_factory, melody=False)
+
+
+@pytest.fixture(scope="session", params=_sources(melody=True))
+def melody_checkpoint(request, tmp_path_factory):
+    return _checkpoint(request, tmp_path_factory, melody=True)

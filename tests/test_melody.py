@@ -9,24 +9,9 @@ from engine import generation, loading
 import oracle
 
 
-def _sources():
-    out = [pytest.param(("fixture", s), id=f"fixture-{'stereo-' if s else ''}melody") for s in (False, True)]
-    out += [pytest.param(("live", s), id=f"live-oracle-{'stereo-' if s else ''}melody",
-                         marks=pytest.mark.skipif(not HAVE_TORCH, reason="torch/transformers not installed"))
-            for s in (False, True)]
-    return out
-
-
-@pytest.fixture(scope="module", params=_sources())
-def melody(request, tmp_path_factory):
-    kind, stereo = request.param
-    if kind == "fixture":
-        folder = oracle.FIXTURES / ("stereo-melody" if stereo else "melody")
-        ref = dict(np.load(folder / "reference.npz"))
-    else:
-        folder = tmp_path_factory.mktemp("oracle-melody")
-        model, tokenizer = oracle.build(folder, stereo, seed=5, melody=True)
-        ref = oracle.melody_reference(model, tokenizer, seed=5)
+@pytest.fixture(scope="module")
+def melody(melody_checkpoint):
+    folder, ref = melody_checkpoint
     return loading.load(str(folder)), ref
 
 
