@@ -146,7 +146,7 @@ def main() -> int:
 
 
 def print_table(rows, anchor):
-    print(f"\n| model | implementation | ms/step | RTF | vs CUDA graph |")
+    print("\n| model | implementation | ms/step | RTF | vs CUDA graph |")
     print("|---|---|---|---|---|")
     for label, name, ms in rows:
         ratio = f"{ms / anchor:.2f}" if anchor else "–"

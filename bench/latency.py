@@ -50,7 +50,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20)
     args = parser.parse_args()
     loaded = load(args.model, args.dtype)
-    print(f"| change | buffer | p50 ms | p95 ms | n | underruns |\n|---|---|---|---|---|---|")
+    print("| change | buffer | p50 ms | p95 ms | n | underruns |\n|---|---|---|---|---|---|")
     for param, values in (("cfg", [1.5, 6.0]), ("prompt", ["dark techno with heavy kick", "soft jazz piano"])):
         latencies, underruns = measure(loaded, args.buffer_ms, args.seconds, param, values)
         p50, p95 = np.percentile(latencies, [50, 95])

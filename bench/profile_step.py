@@ -19,7 +19,6 @@ import mlx.core as mx
 import mlx.nn as nn
 
 import bench
-from engine import musicgen
 
 ABLATIONS = {
     "baseline": lambda: None,

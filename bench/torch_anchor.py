@@ -104,7 +104,7 @@ def static_decoder_ms(dim, layers, heads, codebooks, steps=200, warmup=20) -> di
         for _ in range(warmup):
             graph.replay()
         out["cuda_graph"] = _timed(graph.replay, steps)
-    del model
+    model = graph = None  # free the weights and the graph before the next size
     torch.cuda.empty_cache()
     return out
 

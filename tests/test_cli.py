@@ -1,6 +1,5 @@
 """mg-generate and mg-convert as a user runs them (subprocesses), checked against the oracle's numbers."""
 
-import os
 import subprocess
 import sys
 

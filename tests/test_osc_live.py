@@ -12,7 +12,6 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
-from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.udp_client import SimpleUDPClient
 
 from live.params import PARAMS, markdown_table
