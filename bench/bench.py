@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import mlx.core as mx
 from mlx.utils import tree_flatten, tree_unflatten
 
-from engine import tiny
+from engine import cuda_decoder, tiny
 from engine.config import from_dict, hub_config
 from engine.generation import DelayPattern, SamplingParams, Stepper
 from engine.audio import UnpacedSink
@@ -92,8 +92,9 @@ def main() -> int:
     parser.add_argument("--sizes", default="small,medium,large" if on_gpu else "tiny")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--variants", default="float16,bfloat16,q8,q4,float32,float16-eager,float16-stream",
-                        help="dtype/quantization, -eager: uncompiled step, -stream: streaming end to end")
+    parser.add_argument("--variants", default="float16,bfloat16,q8,q4,float32,float16-ops,float16-eager,float16-stream",
+                        help="dtype/quantization, -ops: MLX operations instead of the fused CUDA layers, "
+                             "-eager: uncompiled step, -stream: streaming end to end")
     parser.add_argument("--stereo", action="store_true", help="also the stereo variant of each size")
     parser.add_argument("--no-torch", action="store_true")
     args = parser.parse_args()
@@ -126,17 +127,19 @@ def main() -> int:
                          (label, "torch static KV eager (fp16)", ms["eager"])]
                 rows.append((label, "transformers generate (fp16)", torch_anchor.transformers_generate_ms(raw)))
             for variant in args.variants.split(","):
-                if variant in ("float32", "float16-eager") and size in ("medium", "large"):
+                if variant in ("float32", "float16-eager", "q4") and size in ("medium", "large"):
                     continue  # shown on small; saves scarce device time
                 dtype = {"float32": mx.float32, "bfloat16": mx.bfloat16}.get(variant, mx.float16)
                 bits = {"q8": 8, "q4": 4}.get(variant)
                 model = random_model(raw, dtype, bits)
+                cuda_decoder.ENABLED = not variant.endswith("-ops")
                 if variant.endswith("-stream"):
                     ms = stream_ms(model, args.steps, args.warmup, variant.split("-")[0])
                     name = f"mg-live {variant.split('-')[0]} streaming end to end (decoder + codec + buffer)"
                 else:
                     ms = our_step_ms(model, args.steps, args.warmup, compiled=not variant.endswith("-eager"))
-                    name = f"mg-live {variant}" + (" (fp16 activations)" if bits else "")
+                    fused = cuda_decoder.usable(model.decoder, dtype)
+                    name = f"mg-live {variant}" + (" (fp16 activations)" if bits else "") + (" fused" if fused else "")
                 rows.append((label, name, ms))
                 del model
                 gc.collect()

@@ -14,7 +14,7 @@ import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 
-from . import encodec, t5
+from . import cuda_decoder, encodec, t5
 from .config import DecoderConfig, MusicGenConfig
 
 
@@ -81,8 +81,9 @@ class CrossAttention(nn.Module):
         self.out_proj = nn.Linear(dim, dim, bias=False)
 
     def keys_values(self, condition: mx.array) -> mx.array:
-        """Once per prompt: condition [B, S, D] → keys and values [2, B, heads, S, head_dim]."""
-        return split_heads(self.kv_proj(condition), 2, self.num_heads)
+        """Once per prompt: condition [B, S, D] → keys and values [2, B, heads, S, head_dim], laid out
+        contiguously (the fused CUDA layers read them as they are)."""
+        return mx.contiguous(split_heads(self.kv_proj(condition), 2, self.num_heads))
 
     def __call__(self, x, kv, mask):
         q = split_heads(self.q_proj(x), 1, self.num_heads)[0]
@@ -136,12 +137,15 @@ class Decoder(nn.Module):
         max_len = cache[0].shape[3]
         positions = offset + mx.arange(length)
         x = x + sinusoids(self.cfg.max_position_embeddings, self.cfg.hidden_size)[positions].astype(x.dtype)
-        # Causal over the static cache; additive and built once per step (backends convert bool masks per call).
-        self_mask = mx.where(mx.arange(max_len)[None, :] <= positions[:, None], 0.0, -mx.inf).astype(x.dtype)
-        new_cache = []
-        for layer, kv_cache, cross_kv in zip(self.layers, cache, cross or [None] * len(self.layers)):
-            x, kv_cache = layer(x, kv_cache, offset, self_mask, cross_kv, cross_mask)
-            new_cache.append(kv_cache)
+        if length == 1 and cuda_decoder.usable(self, x.dtype):  # one kernel per layer, cache written in place
+            x, new_cache = cuda_decoder.layers(self, x, offset, cache, cross, cross_mask), cache
+        else:
+            # Causal over the static cache; additive, built once per step (backends convert bool masks per call).
+            self_mask = mx.where(mx.arange(max_len)[None, :] <= positions[:, None], 0.0, -mx.inf).astype(x.dtype)
+            new_cache = []
+            for layer, kv_cache, cross_kv in zip(self.layers, cache, cross or [None] * len(self.layers)):
+                x, kv_cache = layer(x, kv_cache, offset, self_mask, cross_kv, cross_mask)
+                new_cache.append(kv_cache)
         logits = self.lm_heads(self.layer_norm(x)).astype(mx.float32)
         K, V = self.cfg.num_codebooks, self.cfg.vocab_size
         return logits.reshape(batch, length, K, V).transpose(0, 2, 1, 3), new_cache

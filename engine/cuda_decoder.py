@@ -1,0 +1,392 @@
+"""The decoder's layers for one generation step (T = 1) on CUDA: one kernel per layer.
+
+MLX on CUDA spends ~20 µs of host time on every operation it dispatches, so a step built from ~13 MLX
+operations per layer is bound by dispatch, not by the GPU (bench/profile-h200.md). This kernel runs a whole
+layer — three layer norms, the q/k/v, output, cross-attention and feed-forward matmuls, both attentions
+and the KV-cache write — as phases separated by grid-wide barriers. One block per SM keeps every block
+resident, which the barriers need. Matrix-vector products (CFG batch ≤ 2 rows) read each weight once, in
+16-byte loads; the attentions are split over keys across blocks and merged by the phase that reads them;
+the residual stream stays float32 inside the kernel.
+
+The KV cache is written in place (the cache array is the step's input and output), so the step costs no
+cache copy. Everything else — other backends, quantized weights, prefill (T > 1) — takes the plain MLX
+layers in musicgen.py, which stay the reference that tests compare with.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from functools import lru_cache
+
+import mlx.core as mx
+import mlx.nn as nn
+
+THREADS = 256  # per block: 8 warps
+ENABLED = os.environ.get("MG_FUSED_LAYERS", "1") != "0"  # MG_FUSED_LAYERS=0: the plain MLX layers
+
+HEADER = r"""
+#define NT 256
+#define NW 8
+#define NEG_INF (-__int_as_float(0x7f800000))
+
+__device__ __forceinline__ float tof(float v) { return v; }
+__device__ __forceinline__ float tof(__half v) { return __half2float(v); }
+__device__ __forceinline__ float tof(__nv_bfloat16 v) { return __bfloat162float(v); }
+__device__ __forceinline__ void put(float* p, float v) { *p = v; }
+__device__ __forceinline__ void put(__half* p, float v) { *p = __float2half(v); }
+__device__ __forceinline__ void put(__nv_bfloat16* p, float v) { *p = __float2bfloat16(v); }
+
+// Data written earlier in this launch by other blocks is read through L2 (ld.global.cg), never L1.
+__device__ __forceinline__ float load_cg(const float* p) { return __ldcg(p); }
+__device__ __forceinline__ float load_cg(const __half* p) {
+  return __half2float(__ushort_as_half(__ldcg(reinterpret_cast<const unsigned short*>(p))));
+}
+__device__ __forceinline__ float load_cg(const __nv_bfloat16* p) {
+  return __bfloat162float(__ushort_as_bfloat16(__ldcg(reinterpret_cast<const unsigned short*>(p))));
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+// Block-wide sum / max; `red` is NW floats of shared memory. Ends synchronised.
+__device__ float block_sum(float v, float* red) {
+  v = warp_sum(v);
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+  __syncthreads();
+  float t = 0.f;
+  for (int i = 0; i < NW; ++i) t += red[i];
+  return t;
+}
+
+__device__ float block_max(float v, float* red) {
+  v = warp_max(v);
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+  __syncthreads();
+  float t = NEG_INF;
+  for (int i = 0; i < NW; ++i) t = fmaxf(t, red[i]);
+  return t;
+}
+
+// All blocks wait here until every block has arrived. bar[0] counts arrivals; block i then waits on its
+// own flag bar[32 * (i + 1)], each in its own 128-byte line: one shared flag polled by every block queues
+// the arrivals' atomics behind the polls (~7 µs per block on an H200). The last block to arrive resets
+// the count and raises every flag. Count and flags persist between launches, so nothing needs a reset.
+__device__ void grid_barrier(unsigned int* bar) {
+  __shared__ unsigned int last, seen;
+  volatile unsigned int* flag = bar + 32 * (blockIdx.x + 1);
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    seen = *flag;
+    __threadfence();
+    last = atomicAdd(bar, 1u) == gridDim.x - 1;
+    if (last) atomicExch(bar, 0u);
+    __threadfence();
+  }
+  __syncthreads();
+  if (last) {
+    __threadfence();
+    for (int i = threadIdx.x; i < gridDim.x; i += NT) *(volatile unsigned int*)(bar + 32 * (i + 1)) = seen + 1;
+  } else if (threadIdx.x == 0) {
+    while (*flag == seen) {
+    }
+  }
+  __threadfence();
+  __syncthreads();
+}
+
+// rows [B][D] (global, float) → layer-normed rows in shared memory.
+template <typename T, int B, int D>
+__device__ void layer_norm(const float* x, const T* weight, const T* bias, float* out, float* red) {
+  for (int b = 0; b < B; ++b) {
+    float sum = 0.f;
+    for (int i = threadIdx.x; i < D; i += NT) {
+      float v = __ldcg(x + b * D + i);
+      out[b * D + i] = v;
+      sum += v;
+    }
+    const float mean = block_sum(sum, red) / D;
+    float squares = 0.f;
+    for (int i = threadIdx.x; i < D; i += NT) {
+      float d = out[b * D + i] - mean;
+      squares += d * d;
+    }
+    const float rstd = rsqrtf(block_sum(squares, red) / D + 1e-5f);
+    for (int i = threadIdx.x; i < D; i += NT) {
+      out[b * D + i] = (out[b * D + i] - mean) * rstd * tof(weight[i]) + tof(bias[i]);
+    }
+  }
+  __syncthreads();
+}
+
+// y[b][n] = in[b] · W[n] for n < N (W row-major [N][K], in: shared [B][K]); one warp per output column,
+// emit(b, n, y) called once per output by lane 0 of the owning warp (always the same warp for the same N).
+template <typename T, int B, int K, typename Emit>
+__device__ void matvec(const T* __restrict__ W, int N, const float* in, Emit emit) {
+  constexpr int VEC = 16 / sizeof(T);
+  const int lane = threadIdx.x & 31;
+  const int nwarps = gridDim.x * NW;
+  for (int n = blockIdx.x * NW + (threadIdx.x >> 5); n < N; n += nwarps) {
+    float acc[B];
+#pragma unroll
+    for (int b = 0; b < B; ++b) acc[b] = 0.f;
+    const T* row = W + (size_t)n * K;
+#pragma unroll 4
+    for (int k = lane * VEC; k < K; k += 32 * VEC) {
+      uint4 raw = __ldg(reinterpret_cast<const uint4*>(row + k));
+      const T* w = reinterpret_cast<const T*>(&raw);
+#pragma unroll
+      for (int b = 0; b < B; ++b) {
+#pragma unroll
+        for (int e = 0; e < VEC; e += 4) {
+          float4 v = *reinterpret_cast<const float4*>(in + b * K + k + e);
+          acc[b] += tof(w[e]) * v.x + tof(w[e + 1]) * v.y + tof(w[e + 2]) * v.z + tof(w[e + 3]) * v.w;
+        }
+      }
+    }
+#pragma unroll
+    for (int b = 0; b < B; ++b) acc[b] = warp_sum(acc[b]);
+    if (lane == 0) {
+#pragma unroll
+      for (int b = 0; b < B; ++b) emit(b, n, acc[b]);
+    }
+  }
+}
+
+// One query row per (batch, head) against `length` keys, split into NSPLIT ranges over the blocks. Keys
+// and values of (b, h) start at keys[(b*H + h) * stride * HD] and values[...]; masked keys score -inf.
+// Each range leaves its unnormalised output, max and sum in part[(b, h, split)] = [HD | max | sum].
+template <typename T, int B, int H, int HD, int NSPLIT, bool MASKED>
+__device__ void attend(const float* q, const T* keys, const T* values, int stride, int length,
+                       const bool* valid, float* part, float* smem) {
+  constexpr int D = H * HD;
+  constexpr int VEC = 16 / sizeof(T);
+  constexpr int GROUPS = NT / HD;
+  const float scale = rsqrtf((float)HD);
+  float* sq = smem;
+  float* red = sq + HD;
+  float* acc = red + 32;
+  float* scores = acc + NT;
+  for (int item = blockIdx.x; item < B * H * NSPLIT; item += gridDim.x) {
+    const int split = item % NSPLIT, h = (item / NSPLIT) % H, b = item / (NSPLIT * H);
+    const int per = (length + NSPLIT - 1) / NSPLIT;
+    const int j0 = min(length, split * per), j1 = min(length, j0 + per);
+    const T* kb = keys + (size_t)(b * H + h) * stride * HD;
+    const T* vb = values + (size_t)(b * H + h) * stride * HD;
+    for (int i = threadIdx.x; i < HD; i += NT) sq[i] = __ldcg(q + b * D + h * HD + i) * scale;
+    __syncthreads();
+    float top = NEG_INF;
+    for (int j = j0 + threadIdx.x; j < j1; j += NT) {
+      float s = NEG_INF;
+      if (!MASKED || valid[b * stride + j]) {
+        s = 0.f;
+        const T* kr = kb + (size_t)j * HD;
+#pragma unroll
+        for (int d = 0; d < HD; d += VEC) {
+          uint4 raw = __ldcg(reinterpret_cast<const uint4*>(kr + d));
+          const T* kv = reinterpret_cast<const T*>(&raw);
+#pragma unroll
+          for (int e = 0; e < VEC; ++e) s += tof(kv[e]) * sq[d + e];
+        }
+      }
+      scores[j - j0] = s;
+      top = fmaxf(top, s);
+    }
+    top = block_max(top, red);
+    float sum = 0.f;
+    for (int j = j0 + threadIdx.x; j < j1; j += NT) {
+      float p = top == NEG_INF ? 0.f : expf(scores[j - j0] - top);
+      scores[j - j0] = p;
+      sum += p;
+    }
+    sum = block_sum(sum, red);
+    const int d = threadIdx.x % HD, g = threadIdx.x / HD;
+    float o = 0.f;
+    for (int j = j0 + g; j < j1; j += GROUPS) o += scores[j - j0] * load_cg(vb + (size_t)j * HD + d);
+    acc[threadIdx.x] = o;
+    __syncthreads();
+    float* out = part + (size_t)item * (HD + 2);
+    if (threadIdx.x < HD) {
+      float t = 0.f;
+      for (int i = 0; i < GROUPS; ++i) t += acc[i * HD + threadIdx.x];
+      out[threadIdx.x] = t;
+    }
+    if (threadIdx.x == 0) {
+      out[HD] = top;
+      out[HD + 1] = sum;
+    }
+    __syncthreads();
+  }
+}
+
+// The attention output [B][D] in shared memory, merged from the ranges `attend` left in `part`.
+template <int B, int H, int HD, int NSPLIT>
+__device__ void merge_attention(const float* part, float* out) {
+  constexpr int D = H * HD;
+  for (int i = threadIdx.x; i < B * D; i += NT) {
+    const int b = i / D, h = (i % D) / HD, d = i % HD;
+    const float* p = part + (size_t)(b * H + h) * NSPLIT * (HD + 2);
+    float top = NEG_INF;
+    for (int s = 0; s < NSPLIT; ++s) top = fmaxf(top, __ldcg(p + s * (HD + 2) + HD));
+    float sum = 0.f, o = 0.f;
+    for (int s = 0; s < NSPLIT; ++s) {
+      const float m = __ldcg(p + s * (HD + 2) + HD);
+      if (m == NEG_INF) continue;
+      const float w = expf(m - top);
+      sum += __ldcg(p + s * (HD + 2) + HD + 1) * w;
+      o += __ldcg(p + s * (HD + 2) + d) * w;
+    }
+    out[i] = sum > 0.f ? o / sum : 0.f;
+  }
+  __syncthreads();
+}
+"""
+
+SOURCE = r"""
+  constexpr int D = H * HD;
+  extern __shared__ float4 shared4[];
+  float* smem = reinterpret_cast<float*>(shared4);
+  float* red = smem + B * (F > D ? F : D);
+  unsigned int* bar = const_cast<unsigned int*>(barrier);
+  T* kv_cache = const_cast<T*>(cache);
+  const int position = offset[0];
+  constexpr int KEYS_STRIDE = MAX_LEN * HD;  // one (b, h) slab of the cache
+
+  // 1. x → LN → q (kept) and k, v (into the cache at `position`)
+  layer_norm<T, B, D>(x, ln1_w, ln1_b, smem, red);
+  matvec<T, B, D>(w_qkv, 3 * D, smem, [&](int b, int n, float y) {
+    const int which = n / D, c = n % D;
+    if (which == 0) {
+      q_buf[b * D + c] = y;
+    } else {
+      const int h = c / HD, d = c % HD;
+      put(kv_cache + (((size_t)(which - 1) * B + b) * H + h) * KEYS_STRIDE + (size_t)position * HD + d, y);
+    }
+  });
+  grid_barrier(bar);
+  // 2. self-attention over positions 0..position
+  attend<T, B, H, HD, NSPLIT, false>(q_buf, kv_cache, kv_cache + (size_t)B * H * KEYS_STRIDE, MAX_LEN,
+                                     position + 1, nullptr, part, smem);
+  grid_barrier(bar);
+  // 3. x + out_proj(attention)
+  merge_attention<B, H, HD, NSPLIT>(part, smem);
+  matvec<T, B, D>(w_o, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = x[b * D + n] + y; });
+  grid_barrier(bar);
+  if constexpr (CROSS) {
+    // 4. cross-attention to the condition (keys/values computed once per prompt)
+    layer_norm<T, B, D>(x_out, ln2_w, ln2_b, smem, red);
+    matvec<T, B, D>(w_q, D, smem, [&](int b, int n, float y) { q_buf[b * D + n] = y; });
+    grid_barrier(bar);
+    attend<T, B, H, HD, NSPLIT, MASKED>(q_buf, cross_kv, cross_kv + (size_t)B * H * COND * HD, COND, COND,
+                                        cross_mask, part, smem);
+    grid_barrier(bar);
+    merge_attention<B, H, HD, NSPLIT>(part, smem);
+    matvec<T, B, D>(w_co, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_out + b * D + n) + y; });
+    grid_barrier(bar);
+  }
+  // 5. feed-forward: x + fc2(gelu(fc1(LN(x))))
+  layer_norm<T, B, D>(x_out, ln3_w, ln3_b, smem, red);
+  matvec<T, B, D>(w_fc1, F, smem, [&](int b, int n, float y) {
+    h_buf[b * F + n] = 0.5f * y * (1.f + erff(y * 0.70710678118654752f));
+  });
+  grid_barrier(bar);
+  for (int i = threadIdx.x; i < B * F; i += NT) smem[i] = __ldcg(h_buf + i);
+  __syncthreads();
+  matvec<T, B, F>(w_fc2, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_out + b * D + n) + y; });
+"""
+
+INPUTS = ["x", "offset", "barrier", "ln1_w", "ln1_b", "w_qkv", "w_o", "cache", "ln2_w", "ln2_b", "w_q",
+          "cross_kv", "cross_mask", "w_co", "ln3_w", "ln3_b", "w_fc1", "w_fc2"]
+OUTPUTS = ["x_out", "q_buf", "part", "h_buf"]
+
+
+@lru_cache(maxsize=1)
+def multiprocessor_count() -> int:
+    """SMs of device 0 from the CUDA driver (one resident block each); 32 when the driver can't say."""
+    if os.environ.get("MG_FUSED_BLOCKS"):
+        return int(os.environ["MG_FUSED_BLOCKS"])
+    try:
+        driver = ctypes.CDLL("libcuda.so.1")
+        device, count = ctypes.c_int(), ctypes.c_int()
+        if driver.cuInit(0) or driver.cuDeviceGet(ctypes.byref(device), 0):
+            return 32
+        if driver.cuDeviceGetAttribute(ctypes.byref(count), 16, device):  # CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT
+            return 32
+        return max(1, count.value)
+    except OSError:
+        return 32
+
+
+@lru_cache(maxsize=8)
+def _kernel(shared_bytes: int):
+    return mx.fast.cuda_kernel(name="musicgen_layer", input_names=INPUTS, output_names=OUTPUTS,
+                               source=SOURCE, header=HEADER, shared_memory=shared_bytes)
+
+
+@lru_cache(maxsize=8)
+def _constants(thread: int) -> tuple[mx.array, mx.array]:
+    """The barrier's persistent state (one per thread: each thread has its own MLX stream) and a stand-in
+    for an absent cross-attention mask."""
+    barrier, no_mask = mx.zeros((32 * (multiprocessor_count() + 1),), mx.uint32), mx.array([True])
+    mx.eval(barrier, no_mask)
+    return barrier, no_mask
+
+
+def usable(decoder, dtype) -> bool:
+    """Whether this decoder's single-token step can run as fused layers here."""
+    if not (ENABLED and mx.default_device() == mx.gpu and mx.cuda.is_available()):
+        return False
+    cfg = decoder.cfg
+    head_dim = cfg.hidden_size // cfg.num_attention_heads
+    linears = [m for layer in decoder.layers for _, m in layer.named_modules()
+               if isinstance(m, (nn.Linear, nn.QuantizedLinear))]
+    return (dtype in (mx.float16, mx.bfloat16, mx.float32)
+            and all(type(m) is nn.Linear and "bias" not in m and m.weight.dtype == dtype for m in linears)
+            and THREADS % head_dim == 0 and cfg.hidden_size % 8 == 0 and cfg.ffn_dim % 8 == 0)
+
+
+def layers(decoder, x: mx.array, offset: mx.array, cache: list, cross: list | None,
+           cross_mask: mx.array | None) -> mx.array:
+    """All decoder layers for x [B, 1, D] at position `offset`; writes each layer's cache in place."""
+    cfg = decoder.cfg
+    batch, _, dim = x.shape
+    heads, ffn = cfg.num_attention_heads, cfg.ffn_dim
+    head_dim = dim // heads
+    max_len = cache[0].shape[3]
+    cond = cross[0].shape[3] if cross else 0
+    blocks = multiprocessor_count()
+    nsplit = max(1, blocks // (batch * heads))
+    keys_per_split = -(-max(max_len, cond) // nsplit)
+    smem_floats = max(batch * max(ffn, dim), head_dim + 32 + THREADS + keys_per_split) + 32
+    dtype = x.dtype
+    template = [("T", dtype), ("B", batch), ("H", heads), ("HD", head_dim), ("F", ffn), ("MAX_LEN", max_len),
+                ("COND", max(cond, 1)), ("NSPLIT", nsplit), ("CROSS", cross is not None),
+                ("MASKED", cross_mask is not None)]
+    barrier, no_mask = _constants(threading.get_ident())
+    kernel = _kernel(4 * smem_floats)
+    h = x.reshape(batch, dim).astype(mx.float32)
+    for i, layer in enumerate(decoder.layers):
+        # Melody models have no cross-attention: its inputs get stand-ins of the right types, never read.
+        attn = layer.encoder_attn if cross is not None else None
+        norm = layer.encoder_attn_layer_norm if attn else layer.final_layer_norm
+        inputs = [h, offset, barrier,
+                  layer.self_attn_layer_norm.weight, layer.self_attn_layer_norm.bias,
+                  layer.self_attn.qkv_proj.weight, layer.self_attn.out_proj.weight, cache[i],
+                  norm.weight, norm.bias, attn.q_proj.weight if attn else layer.fc1.weight,
+                  cross[i] if attn else cache[i], no_mask if cross_mask is None else cross_mask,
+                  attn.out_proj.weight if attn else layer.fc1.weight,
+                  layer.final_layer_norm.weight, layer.final_layer_norm.bias, layer.fc1.weight, layer.fc2.weight]
+        h = kernel(inputs=inputs, template=template, grid=(blocks * THREADS, 1, 1), threadgroup=(THREADS, 1, 1),
+                   output_shapes=[(batch, dim), (batch, dim), (batch * heads * nsplit * (head_dim + 2),), (batch, ffn)],
+                   output_dtypes=[mx.float32] * 4)[0]
+    return h.astype(dtype).reshape(batch, 1, dim)
