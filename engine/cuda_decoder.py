@@ -23,13 +23,11 @@ from functools import lru_cache
 import mlx.core as mx
 import mlx.nn as nn
 
-THREADS = 256  # per block: 8 warps
 ENABLED = os.environ.get("MG_FUSED_LAYERS", "1") != "0"  # MG_FUSED_LAYERS=0: the plain MLX layers
 
-HEADER = r"""
-#define NT 256
-#define NW 8
-#define NEG_INF (-__int_as_float(0x7f800000))
+THREADS = 512  # per block: 16 warps, to keep enough weight loads in flight per SM
+
+HEADER = f"#define NT {THREADS}\n#define NW {THREADS // 32}\n" + r"""#define NEG_INF (-__int_as_float(0x7f800000))
 
 __device__ __forceinline__ float tof(float v) { return v; }
 __device__ __forceinline__ float tof(__half v) { return __half2float(v); }
@@ -78,87 +76,125 @@ __device__ float block_max(float v, float* red) {
   return t;
 }
 
-// All blocks wait here until every block has arrived. bar[0] counts arrivals; block i then waits on its
-// own flag bar[32 * (i + 1)], each in its own 128-byte line: one shared flag polled by every block queues
-// the arrivals' atomics behind the polls (~7 µs per block on an H200). The last block to arrive resets
-// the count and raises every flag. Count and flags persist between launches, so nothing needs a reset.
+// All blocks wait here until every block has arrived. Each block announces its arrival in its own
+// 128-byte line; block 0's threads watch one line each and, once all have arrived, raise every block's
+// release flag (again one line per block). No atomics, and no line is polled by more than one block: one
+// shared counter or flag polled by all blocks queued them behind each other (~7 µs per block on an H200).
+// The flags carry a generation number and persist between launches, so nothing needs a reset.
 __device__ void grid_barrier(unsigned int* bar) {
-  __shared__ unsigned int last, seen;
-  volatile unsigned int* flag = bar + 32 * (blockIdx.x + 1);
+  volatile unsigned int* arrive = bar;
+  volatile unsigned int* release = bar + 32 * gridDim.x;
+  const unsigned int target = release[32 * blockIdx.x] + 1;
   __syncthreads();
   if (threadIdx.x == 0) {
-    seen = *flag;
     __threadfence();
-    last = atomicAdd(bar, 1u) == gridDim.x - 1;
-    if (last) atomicExch(bar, 0u);
-    __threadfence();
+    arrive[32 * blockIdx.x] = target;
   }
-  __syncthreads();
-  if (last) {
+  if (blockIdx.x == 0) {
+    for (int i = threadIdx.x; i < gridDim.x; i += NT) {
+      while (arrive[32 * i] != target) {
+      }
+    }
     __threadfence();
-    for (int i = threadIdx.x; i < gridDim.x; i += NT) *(volatile unsigned int*)(bar + 32 * (i + 1)) = seen + 1;
+    __syncthreads();
+    for (int i = threadIdx.x; i < gridDim.x; i += NT) release[32 * i] = target;
   } else if (threadIdx.x == 0) {
-    while (*flag == seen) {
+    while (release[32 * blockIdx.x] != target) {
     }
   }
   __threadfence();
   __syncthreads();
 }
 
+// N floats (global, N % 4 == 0) → shared memory, every load issued before the first is waited for: a
+// plain strided loop would wait one L2 round trip per element a thread copies.
+template <int N>
+__device__ void stage(const float* src, float* dst) {
+  constexpr int ROUNDS = (N / 4 + NT - 1) / NT;
+#pragma unroll
+  for (int r = 0; r < ROUNDS; ++r) {
+    const int i = r * NT + threadIdx.x;
+    if (i < N / 4) reinterpret_cast<float4*>(dst)[i] = __ldcg(reinterpret_cast<const float4*>(src) + i);
+  }
+  __syncthreads();
+}
+
 // rows [B][D] (global, float) → layer-normed rows in shared memory.
 template <typename T, int B, int D>
 __device__ void layer_norm(const float* x, const T* weight, const T* bias, float* out, float* red) {
+  constexpr int ROUNDS = (D + NT - 1) / NT;
+  stage<B * D>(x, out);
   for (int b = 0; b < B; ++b) {
+    float* row = out + b * D;
     float sum = 0.f;
-    for (int i = threadIdx.x; i < D; i += NT) {
-      float v = __ldcg(x + b * D + i);
-      out[b * D + i] = v;
-      sum += v;
+#pragma unroll
+    for (int r = 0; r < ROUNDS; ++r) {
+      const int i = r * NT + threadIdx.x;
+      if (i < D) sum += row[i];
     }
     const float mean = block_sum(sum, red) / D;
     float squares = 0.f;
-    for (int i = threadIdx.x; i < D; i += NT) {
-      float d = out[b * D + i] - mean;
-      squares += d * d;
+#pragma unroll
+    for (int r = 0; r < ROUNDS; ++r) {
+      const int i = r * NT + threadIdx.x;
+      if (i < D) squares += (row[i] - mean) * (row[i] - mean);
     }
     const float rstd = rsqrtf(block_sum(squares, red) / D + 1e-5f);
-    for (int i = threadIdx.x; i < D; i += NT) {
-      out[b * D + i] = (out[b * D + i] - mean) * rstd * tof(weight[i]) + tof(bias[i]);
+#pragma unroll
+    for (int r = 0; r < ROUNDS; ++r) {
+      const int i = r * NT + threadIdx.x;
+      if (i < D) row[i] = (row[i] - mean) * rstd * tof(weight[i]) + tof(bias[i]);
     }
   }
   __syncthreads();
 }
 
-// y[b][n] = in[b] · W[n] for n < N (W row-major [N][K], in: shared [B][K]); one warp per output column,
-// emit(b, n, y) called once per output by lane 0 of the owning warp (always the same warp for the same N).
+// y[b][n] = in[b] · W[n] for n < N (W row-major [N][K], in: shared [B][K]). Each warp takes two output
+// columns at a time, lanes striding over K in 16-byte loads, so that enough loads are in flight to keep
+// memory busy. emit(b, n, y) is called once per output by lane 0 of the warp that owns column n (the same
+// warp for every call with the same N).
 template <typename T, int B, int K, typename Emit>
 __device__ void matvec(const T* __restrict__ W, int N, const float* in, Emit emit) {
   constexpr int VEC = 16 / sizeof(T);
+  constexpr int STEP = 32 * VEC;
   const int lane = threadIdx.x & 31;
   const int nwarps = gridDim.x * NW;
-  for (int n = blockIdx.x * NW + (threadIdx.x >> 5); n < N; n += nwarps) {
-    float acc[B];
+  for (int n = blockIdx.x * NW + (threadIdx.x >> 5); n < N; n += 2 * nwarps) {
+    const int n2 = min(n + nwarps, N - 1);  // the second column (a repeat of the last when none is left)
+    const T* rows[2] = {W + (size_t)n * K, W + (size_t)n2 * K};
+    float acc[2][B];
 #pragma unroll
-    for (int b = 0; b < B; ++b) acc[b] = 0.f;
-    const T* row = W + (size_t)n * K;
+    for (int c = 0; c < 2; ++c)
+#pragma unroll
+      for (int b = 0; b < B; ++b) acc[c][b] = 0.f;
 #pragma unroll 4
-    for (int k = lane * VEC; k < K; k += 32 * VEC) {
-      uint4 raw = __ldg(reinterpret_cast<const uint4*>(row + k));
-      const T* w = reinterpret_cast<const T*>(&raw);
+    for (int k = lane * VEC; k < K; k += STEP) {
+      uint4 raw[2];
 #pragma unroll
-      for (int b = 0; b < B; ++b) {
+      for (int c = 0; c < 2; ++c) raw[c] = __ldg(reinterpret_cast<const uint4*>(rows[c] + k));
 #pragma unroll
-        for (int e = 0; e < VEC; e += 4) {
-          float4 v = *reinterpret_cast<const float4*>(in + b * K + k + e);
-          acc[b] += tof(w[e]) * v.x + tof(w[e + 1]) * v.y + tof(w[e + 2]) * v.z + tof(w[e + 3]) * v.w;
+      for (int c = 0; c < 2; ++c) {
+        const T* w = reinterpret_cast<const T*>(&raw[c]);
+#pragma unroll
+        for (int b = 0; b < B; ++b) {
+#pragma unroll
+          for (int e = 0; e < VEC; e += 4) {
+            float4 v = *reinterpret_cast<const float4*>(in + b * K + k + e);
+            acc[c][b] += tof(w[e]) * v.x + tof(w[e + 1]) * v.y + tof(w[e + 2]) * v.z + tof(w[e + 3]) * v.w;
+          }
         }
       }
     }
 #pragma unroll
-    for (int b = 0; b < B; ++b) acc[b] = warp_sum(acc[b]);
+    for (int c = 0; c < 2; ++c)
+#pragma unroll
+      for (int b = 0; b < B; ++b) acc[c][b] = warp_sum(acc[c][b]);
     if (lane == 0) {
 #pragma unroll
-      for (int b = 0; b < B; ++b) emit(b, n, acc[b]);
+      for (int b = 0; b < B; ++b) {
+        emit(b, n, acc[0][b]);
+        if (n + nwarps < N) emit(b, n + nwarps, acc[1][b]);
+      }
     }
   }
 }
@@ -186,6 +222,7 @@ __device__ void attend(const float* q, const T* keys, const T* values, int strid
     for (int i = threadIdx.x; i < HD; i += NT) sq[i] = __ldcg(q + b * D + h * HD + i) * scale;
     __syncthreads();
     float top = NEG_INF;
+#pragma unroll 2
     for (int j = j0 + threadIdx.x; j < j1; j += NT) {
       float s = NEG_INF;
       if (!MASKED || valid[b * stride + j]) {
@@ -212,6 +249,7 @@ __device__ void attend(const float* q, const T* keys, const T* values, int strid
     sum = block_sum(sum, red);
     const int d = threadIdx.x % HD, g = threadIdx.x / HD;
     float o = 0.f;
+#pragma unroll 8
     for (int j = j0 + g; j < j1; j += GROUPS) o += scores[j - j0] * load_cg(vb + (size_t)j * HD + d);
     acc[threadIdx.x] = o;
     __syncthreads();
@@ -229,24 +267,39 @@ __device__ void attend(const float* q, const T* keys, const T* values, int strid
   }
 }
 
-// The attention output [B][D] in shared memory, merged from the ranges `attend` left in `part`.
+// The attention output [B][D] in shared memory, merged from the ranges `attend` left in `part`: first
+// each (b, h)'s weight per range, exp(max_s − max) / sum, into shared memory after the output, then the
+// weighted sums, all loads of a round issued together.
 template <int B, int H, int HD, int NSPLIT>
 __device__ void merge_attention(const float* part, float* out) {
   constexpr int D = H * HD;
-  for (int i = threadIdx.x; i < B * D; i += NT) {
-    const int b = i / D, h = (i % D) / HD, d = i % HD;
-    const float* p = part + (size_t)(b * H + h) * NSPLIT * (HD + 2);
-    float top = NEG_INF;
-    for (int s = 0; s < NSPLIT; ++s) top = fmaxf(top, __ldcg(p + s * (HD + 2) + HD));
-    float sum = 0.f, o = 0.f;
+  constexpr int ROUNDS = (B * D + NT - 1) / NT;
+  float* weights = out + B * D;
+  for (int i = threadIdx.x; i < B * H; i += NT) {
+    const float* p = part + (size_t)i * NSPLIT * (HD + 2);
+    float top = NEG_INF, sum = 0.f, m[NSPLIT];
+#pragma unroll
+    for (int s = 0; s < NSPLIT; ++s) top = fmaxf(top, m[s] = __ldcg(p + s * (HD + 2) + HD));
+#pragma unroll
     for (int s = 0; s < NSPLIT; ++s) {
-      const float m = __ldcg(p + s * (HD + 2) + HD);
-      if (m == NEG_INF) continue;
-      const float w = expf(m - top);
-      sum += __ldcg(p + s * (HD + 2) + HD + 1) * w;
-      o += __ldcg(p + s * (HD + 2) + d) * w;
+      m[s] = m[s] == NEG_INF ? 0.f : expf(m[s] - top);
+      sum += __ldcg(p + s * (HD + 2) + HD + 1) * m[s];
     }
-    out[i] = sum > 0.f ? o / sum : 0.f;
+#pragma unroll
+    for (int s = 0; s < NSPLIT; ++s) weights[i * NSPLIT + s] = sum > 0.f ? m[s] / sum : 0.f;
+  }
+  __syncthreads();
+#pragma unroll
+  for (int r = 0; r < ROUNDS; ++r) {
+    const int i = r * NT + threadIdx.x;
+    if (i < B * D) {
+      const int bh = i / HD, d = i % HD;  // (b, h) = divmod(bh, H): part is laid out [B][H][NSPLIT]
+      const float* p = part + (size_t)bh * NSPLIT * (HD + 2) + d;
+      float o = 0.f;
+#pragma unroll
+      for (int s = 0; s < NSPLIT; ++s) o += __ldcg(p + s * (HD + 2)) * weights[bh * NSPLIT + s];
+      out[i] = o;
+    }
   }
   __syncthreads();
 }
@@ -256,7 +309,7 @@ SOURCE = r"""
   constexpr int D = H * HD;
   extern __shared__ float4 shared4[];
   float* smem = reinterpret_cast<float*>(shared4);
-  float* red = smem + B * (F > D ? F : D);
+  float* red = smem + B * (F > D + H * NSPLIT ? F : D + H * NSPLIT);  // after every staged vector
   unsigned int* bar = const_cast<unsigned int*>(barrier);
   T* kv_cache = const_cast<T*>(cache);
   const int position = offset[0];
@@ -300,8 +353,7 @@ SOURCE = r"""
     h_buf[b * F + n] = 0.5f * y * (1.f + erff(y * 0.70710678118654752f));
   });
   grid_barrier(bar);
-  for (int i = threadIdx.x; i < B * F; i += NT) smem[i] = __ldcg(h_buf + i);
-  __syncthreads();
+  stage<B * F>(h_buf, smem);
   matvec<T, B, F>(w_fc2, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_out + b * D + n) + y; });
 """
 
@@ -337,7 +389,7 @@ def _kernel(shared_bytes: int):
 def _constants(thread: int) -> tuple[mx.array, mx.array]:
     """The barrier's persistent state (one per thread: each thread has its own MLX stream) and a stand-in
     for an absent cross-attention mask."""
-    barrier, no_mask = mx.zeros((32 * (multiprocessor_count() + 1),), mx.uint32), mx.array([True])
+    barrier, no_mask = mx.zeros((64 * multiprocessor_count() + 32,), mx.uint32), mx.array([True])
     mx.eval(barrier, no_mask)
     return barrier, no_mask
 
@@ -367,7 +419,7 @@ def layers(decoder, x: mx.array, offset: mx.array, cache: list, cross: list | No
     blocks = multiprocessor_count()
     nsplit = max(1, blocks // (batch * heads))
     keys_per_split = -(-max(max_len, cond) // nsplit)
-    smem_floats = max(batch * max(ffn, dim), head_dim + 32 + THREADS + keys_per_split) + 32
+    smem_floats = max(batch * max(ffn, dim + heads * nsplit), head_dim + 32 + THREADS + keys_per_split) + 32
     dtype = x.dtype
     template = [("T", dtype), ("B", batch), ("H", heads), ("HD", head_dim), ("F", ffn), ("MAX_LEN", max_len),
                 ("COND", max(cond, 1)), ("NSPLIT", nsplit), ("CROSS", cross is not None),

@@ -1,0 +1,71 @@
+"""Where the fused layer kernel's time goes: the compiled fp16 step with parts of the kernel removed
+(timing only; the removed variants compute wrong numbers on purpose). One variant per process, since
+MLX caches a custom kernel by name.
+
+    python bench/probe_fused.py medium            # all variants, one table
+"""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import mlx.core as mx
+
+import bench
+from engine import cuda_decoder
+
+EDITS = {
+    "full": [],
+    "no barriers": [("grid_barrier(bar);", "__syncthreads();")],
+    "no weight loads": [("__ldg(reinterpret_cast<const uint4*>(rows[c] + k))", "make_uint4(0, 0, 0, 0)")],
+    "no attention": [("  attend<", "  if (0) attend<")],
+    "no barriers, no weight loads": [("grid_barrier(bar);", "__syncthreads();"),
+                                     ("__ldg(reinterpret_cast<const uint4*>(rows[c] + k))", "make_uint4(0, 0, 0, 0)")],
+}
+
+
+def host_ms(model, steps: int = 200) -> float:
+    """Host time per step spent building and dispatching the step (the waits for the device left out)."""
+    from engine.generation import DelayPattern, SamplingParams, Stepper
+
+    D = model.cfg.decoder.hidden_size
+    stepper = Stepper(model, mx.zeros((1, bench.TEXT_TOKENS, D)), mx.ones((1, bench.TEXT_TOKENS), mx.int32),
+                      bench.MAX_POSITIONS, guided=True)
+    params, pattern = SamplingParams().arrays(), DelayPattern(model.cfg.decoder)
+    tokens, previous, host = mx.full((1, model.cfg.decoder.num_codebooks), 2048, mx.int32), None, 0.0
+    for t in range(steps + 20):
+        start = time.perf_counter()
+        tokens = stepper(tokens, t, params, pattern.forced(t + 1))
+        mx.async_eval(tokens)
+        host += (time.perf_counter() - start) if t >= 20 else 0.0
+        if previous is not None:
+            mx.eval(previous)
+        previous = tokens
+    mx.eval(tokens)
+    return host / steps * 1000
+
+
+def main() -> int:
+    size = sys.argv[1] if len(sys.argv) > 1 else "medium"
+    if len(sys.argv) > 2:
+        for old, new in EDITS[sys.argv[2]]:
+            assert old in cuda_decoder.SOURCE + cuda_decoder.HEADER, old
+            cuda_decoder.SOURCE = cuda_decoder.SOURCE.replace(old, new)
+            cuda_decoder.HEADER = cuda_decoder.HEADER.replace(old, new)
+        model = bench.random_model(bench.config_for(size, False), mx.float16, None)
+        print(f"{bench.our_step_ms(model, 200, 20):.2f}" + (f" (host dispatch {host_ms(model):.2f})" if sys.argv[2] == "full" else ""))
+        return 0
+    print(f"| {size} fp16 fused, {cuda_decoder.multiprocessor_count()} blocks | ms/step |\n|---|---|")
+    for name in EDITS:
+        out = subprocess.run([sys.executable, __file__, size, name], capture_output=True, text=True)
+        result = out.stdout.strip().splitlines()[-1] if out.returncode == 0 else f"failed: {out.stderr[-300:]}"
+        print(f"| {name} | {result} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
