@@ -73,14 +73,16 @@ def our_step_ms(model: MusicGen, steps: int, warmup: int, compiled: bool = True)
     return (time.perf_counter() - start) / steps * 1000
 
 
-def stream_ms(model: MusicGen, frames: int, warmup: int, dtype: str) -> float:
+def stream_ms(model: MusicGen, frames: int, warmup: int, dtype: str, chunk_frames: int = 1) -> float:
     """End to end through the streaming engine (unpaced sink): ms per 20 ms frame of audio."""
     tokenizer = Tokenizer(tiny.ensure())  # any tokenizer will do: its ids are valid T5 ids
     loaded = Loaded(model, tokenizer, model.cfg, Path("."), dtype, None)
     sink = UnpacedSink(model.cfg.sample_rate, model.cfg.audio_channels, 100)
-    engine = StreamingEngine(loaded, "bench", SamplingParams(), sink, horizon=MAX_POSITIONS)
+    make = lambda: StreamingEngine(loaded, "bench", SamplingParams(), sink, horizon=MAX_POSITIONS,
+                                   chunk_frames=chunk_frames)
+    engine = make()
     engine.run((warmup * 2) / model.cfg.frames_per_second)  # warm: compile and the first contexts
-    engine = StreamingEngine(loaded, "bench", SamplingParams(), sink, horizon=MAX_POSITIONS)
+    engine = make()
     start = time.perf_counter()
     engine.run(frames / model.cfg.frames_per_second)
     return (time.perf_counter() - start) / engine.metrics.frames * 1000

@@ -285,6 +285,26 @@ def _transposed_convs(cfg: EncodecConfig) -> set[str]:
 
 # --- incremental decoding: each frame decoded once, state carried between calls ------------------------
 
+# Streaming calls are small (a few frames), so a GPU backend's cost per call is the host's, not the math:
+# on MLX-CUDA one cuDNN convolution costs ~40-90 µs of host time, a GEMM far less. The streaming layers
+# therefore run their convolutions as one matmul over stacked taps (a convolution's definition); the
+# offline decoder keeps the convolution ops.
+
+
+def conv_taps_matrix(conv) -> mx.array:
+    """[out, kernel, in] weights → [kernel·in, out]: tap-major rows, as `stacked_taps` lays out inputs."""
+    out_ch, kernel, in_ch = conv.weight.shape
+    return conv.weight.reshape(out_ch, kernel * in_ch).T
+
+
+def stacked_taps(x: mx.array, kernel: int, dilation: int) -> mx.array:
+    """[B, T, C] → [B, T − (kernel − 1)·dilation, kernel·C]: each output step's input taps side by side."""
+    length = x.shape[1] - (kernel - 1) * dilation
+    if kernel == 1:
+        return x
+    return mx.concatenate([x[:, j * dilation : j * dilation + length] for j in range(kernel)], axis=-1)
+
+
 class _StreamConv:
     """A stride-1 Conv1d fed piecewise: keeps the left context it needs and waits for its right look-ahead.
     At the stream start it builds the same left padding (reflect or zeros) as the offline pass."""
@@ -292,6 +312,7 @@ class _StreamConv:
     def __init__(self, conv: Conv1d):
         assert conv.stride == 1, "the decoder only has stride-1 convolutions"
         self.conv = conv
+        self.matrix = conv_taps_matrix(conv)
         self.left, self.lookahead = conv.padding(1 << 20)  # stride 1: padding does not depend on length
         self.buffer: mx.array | None = None
         self.started = False
@@ -306,27 +327,34 @@ class _StreamConv:
         ready = self.buffer.shape[1] - (self.conv.effective_kernel - 1)
         if ready <= 0:
             return None
-        y = mx.conv1d(self.buffer, self.conv.weight, dilation=self.conv.dilation) + self.conv.bias
+        taps = stacked_taps(self.buffer, self.conv.weight.shape[1], self.conv.dilation)
         self.buffer = self.buffer[:, ready:]
-        return y
+        return mx.addmm(self.conv.bias, taps, self.matrix)
 
 
 class _StreamConvTranspose:
-    """Overlap-add: output samples are final once no later input frame reaches them; the rest waits."""
+    """Overlap-add: output samples are final once no later input frame reaches them; the rest waits.
+    EnCodec's kernels are twice the stride, so input frame t writes 2·stride samples from t·stride: one
+    matmul gives each frame's two halves, and a step's output is its first half plus the previous frame's
+    second half (carried between calls)."""
 
     def __init__(self, conv: ConvTranspose1d):
+        assert conv.weight.shape[1] == 2 * conv.stride, "EnCodec's transposed convolutions: kernel 2·stride"
         self.conv = conv
+        out_ch, kernel, in_ch = conv.weight.shape
+        self.matrix = conv.weight.transpose(2, 1, 0).reshape(in_ch, kernel * out_ch)  # [in, (tap, out)]
         self.overlap: mx.array | None = None
         self.to_trim = conv.trim[0]
 
     def __call__(self, x: mx.array) -> mx.array:
-        z = mx.conv_transpose1d(x, self.conv.weight, stride=self.conv.stride)
-        if self.overlap is not None:
-            n = self.overlap.shape[1]
-            z = mx.concatenate([z[:, :n] + self.overlap, z[:, n:]], axis=1)
-        final = x.shape[1] * self.conv.stride
-        self.overlap = z[:, final:]
-        out = z[:, :final] + self.conv.bias
+        batch, frames, _ = x.shape
+        stride, out_ch = self.conv.stride, self.conv.weight.shape[0]
+        halves = (x @ self.matrix).reshape(batch, frames, 2, stride, out_ch)
+        second = halves[:, :, 1]
+        before = (mx.concatenate([self.overlap[:, None], second[:, :-1]], axis=1) if self.overlap is not None
+                  else mx.pad(second[:, :-1], [(0, 0), (1, 0), (0, 0), (0, 0)]))
+        self.overlap = second[:, -1]
+        out = (halves[:, :, 0] + before + self.conv.bias).reshape(batch, frames * stride, out_ch)
         if self.to_trim:
             trim, self.to_trim = min(self.to_trim, out.shape[1]), self.to_trim - min(self.to_trim, out.shape[1])
             out = out[:, trim:]

@@ -34,6 +34,9 @@ def parse_args(argv):
     parser.add_argument("--buffer-ms", type=float, default=DEFAULT_BUFFER_MS,
                         help="how far generation may run ahead of the ear (lower: faster response, more risk of gaps)")
     parser.add_argument("--window", type=float, default=10.0, help="seconds of past music kept when the context restarts (2-30)")
+    parser.add_argument("--chunk-frames", type=int, default=1, choices=range(1, 17), metavar="1-16",
+                        help="frames (20 ms each) decoded to audio per codec call: 1 answers controls soonest; "
+                             "4 spends a third as much time in the codec per frame, for up to 60 ms more latency")
     parser.add_argument("--record", type=Path, help="record to this .wav/.flac as it plays")
     parser.add_argument("--log", type=Path, help="event log (JSON Lines) of every applied change")
     parser.add_argument("--codes-out", type=Path, help="save the played codes (batch, codebooks, frames) as .npy")
@@ -184,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     def build_engine() -> StreamingEngine:
         return StreamingEngine(loaded, args.prompt, sampling_from(args), sink, seed=args.seed,
                                window_seconds=args.window, recorder=recorder, log_path=args.log,
+                               chunk_frames=args.chunk_frames,
                                total_frames=frames_for(args.seconds, loaded) if args.seconds else None,
                                model_name=args.model, codes_path=args.codes_out,
                                morph_seconds=BY_NAME["morph"].default, prompt_codes=prompt_codes,

@@ -44,15 +44,15 @@ def run_cli(*args):
     return result
 
 
-@pytest.mark.parametrize("name", ["mono", "stereo"])
-def test_live_recording_equals_offline_render(tmp_path, name):
+@pytest.mark.parametrize("name,chunk_frames", [("mono", 1), ("stereo", 1), ("mono", 4)])
+def test_live_recording_equals_offline_render(tmp_path, name, chunk_frames):
     """Greedy, same model/prompt/seed: what mg-live plays (wall-clock paced, no sound card) is what
-    mg-generate renders, sample for sample."""
+    mg-generate renders, sample for sample, however many frames each codec call decodes."""
     folder, seconds = oracle.FIXTURES / name, 1.0
     loaded = loading.load(str(folder))
     total = frames_for(seconds, loaded)
     common = ["--model", folder, "--prompt", oracle.PROMPTS[0], "--top-k", 1, "--cfg", 3, "--seed", 5]
-    run_cli("live.app", *common, "--seconds", seconds, "--no-audio", "--buffer-ms", 50,
+    run_cli("live.app", *common, "--seconds", seconds, "--no-audio", "--buffer-ms", 50, "--chunk-frames", chunk_frames,
             "--record", tmp_path / "live.wav", "--log", tmp_path / "live.jsonl")
     run_cli("engine.generate", *common, "--seconds", total / 50, "--out", tmp_path / "offline.wav")
     live, _ = sf.read(tmp_path / "live.wav", dtype="float32", always_2d=True)
