@@ -94,9 +94,11 @@ def main() -> int:
     parser.add_argument("--sizes", default="small,medium,large" if on_gpu else "tiny")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--variants", default="float16,bfloat16,q8,q4,float32,float16-ops,float16-eager,float16-stream",
+    parser.add_argument("--variants",
+                        default="float16,bfloat16,q8,q4,float32,float16-ops,float16-eager,float16-stream,float16-stream4",
                         help="dtype/quantization, -ops: MLX operations instead of the fused CUDA layers, "
-                             "-eager: uncompiled step, -stream: streaming end to end")
+                             "-eager: uncompiled step, -stream: streaming end to end, -stream4: four frames per "
+                             "codec call")
     parser.add_argument("--stereo", action="store_true", help="also the stereo variant of each size")
     parser.add_argument("--no-torch", action="store_true")
     args = parser.parse_args()
@@ -135,9 +137,11 @@ def main() -> int:
                 bits = {"q8": 8, "q4": 4}.get(variant)
                 model = random_model(raw, dtype, bits)
                 cuda_decoder.ENABLED = not variant.endswith("-ops")
-                if variant.endswith("-stream"):
-                    ms = stream_ms(model, args.steps, args.warmup, variant.split("-")[0])
-                    name = f"mg-live {variant.split('-')[0]} streaming end to end (decoder + codec + buffer)"
+                if "-stream" in variant:  # -stream4: four frames per codec call (mg-live --chunk-frames 4)
+                    chunk = int(variant.split("-stream")[1] or 1)
+                    ms = stream_ms(model, args.steps, args.warmup, variant.split("-")[0], chunk)
+                    name = (f"mg-live {variant.split('-')[0]} streaming end to end (decoder + codec + buffer)"
+                            + (f", {chunk} frames per codec call" if chunk > 1 else ""))
                 else:
                     ms = our_step_ms(model, args.steps, args.warmup, compiled=not variant.endswith("-eager"))
                     fused = cuda_decoder.usable(model.decoder, dtype)

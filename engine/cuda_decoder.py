@@ -149,52 +149,53 @@ __device__ void layer_norm(const float* x, const T* weight, const T* bias, float
   __syncthreads();
 }
 
-// y[b][n] = in[b] · W[n] for n < N (W row-major [N][K], in: shared [B][K]). Each warp takes two output
-// columns at a time, lanes striding over K in 16-byte loads, so that enough loads are in flight to keep
-// memory busy. emit(b, n, y) is called once per output by lane 0 of the warp that owns column n (the same
-// warp for every call with the same N).
-template <typename T, int B, int K, typename Emit>
+// y[b][n] = in[b] · W[n] for n < N (W row-major [N][K], in: shared [B][K]). Warp w takes columns w,
+// w + nwarps, … COLS at a time, lanes striding over K in 16-byte loads, so that every weight load of a
+// phase is in flight at once (COLS = N / nwarps rounded up: one pass). emit(b, n, y) is called once per
+// output by lane 0 of the warp that owns column n (the same warp for every call with the same N).
+template <typename T, int B, int K, int COLS, typename Emit>
 __device__ void matvec(const T* __restrict__ W, int N, const float* in, Emit emit) {
   constexpr int VEC = 16 / sizeof(T);
   constexpr int STEP = 32 * VEC;
   const int lane = threadIdx.x & 31;
   const int nwarps = gridDim.x * NW;
-  for (int n = blockIdx.x * NW + (threadIdx.x >> 5); n < N; n += 2 * nwarps) {
-    const int n2 = min(n + nwarps, N - 1);  // the second column (a repeat of the last when none is left)
-    const T* rows[2] = {W + (size_t)n * K, W + (size_t)n2 * K};
-    float acc[2][B];
+  for (int n = blockIdx.x * NW + (threadIdx.x >> 5); n < N; n += COLS * nwarps) {
+    const T* rows[COLS];
 #pragma unroll
-    for (int c = 0; c < 2; ++c)
+    for (int c = 0; c < COLS; ++c) rows[c] = W + (size_t)min(n + c * nwarps, N - 1) * K;  // past N: a repeat
+    float acc[COLS][B];
+#pragma unroll
+    for (int c = 0; c < COLS; ++c)
 #pragma unroll
       for (int b = 0; b < B; ++b) acc[c][b] = 0.f;
-#pragma unroll 4
+#pragma unroll 2
     for (int k = lane * VEC; k < K; k += STEP) {
-      uint4 raw[2];
+      uint4 raw[COLS];
 #pragma unroll
-      for (int c = 0; c < 2; ++c) raw[c] = __ldg(reinterpret_cast<const uint4*>(rows[c] + k));
+      for (int c = 0; c < COLS; ++c) raw[c] = __ldg(reinterpret_cast<const uint4*>(rows[c] + k));
 #pragma unroll
-      for (int c = 0; c < 2; ++c) {
-        const T* w = reinterpret_cast<const T*>(&raw[c]);
+      for (int b = 0; b < B; ++b) {
 #pragma unroll
-        for (int b = 0; b < B; ++b) {
+        for (int e = 0; e < VEC; e += 4) {
+          const float4 v = *reinterpret_cast<const float4*>(in + b * K + k + e);
 #pragma unroll
-          for (int e = 0; e < VEC; e += 4) {
-            float4 v = *reinterpret_cast<const float4*>(in + b * K + k + e);
+          for (int c = 0; c < COLS; ++c) {
+            const T* w = reinterpret_cast<const T*>(&raw[c]);
             acc[c][b] += tof(w[e]) * v.x + tof(w[e + 1]) * v.y + tof(w[e + 2]) * v.z + tof(w[e + 3]) * v.w;
           }
         }
       }
     }
 #pragma unroll
-    for (int c = 0; c < 2; ++c)
+    for (int c = 0; c < COLS; ++c)
 #pragma unroll
       for (int b = 0; b < B; ++b) acc[c][b] = warp_sum(acc[c][b]);
     if (lane == 0) {
 #pragma unroll
-      for (int b = 0; b < B; ++b) {
-        emit(b, n, acc[0][b]);
-        if (n + nwarps < N) emit(b, n + nwarps, acc[1][b]);
-      }
+      for (int c = 0; c < COLS; ++c)
+        if (n + c * nwarps < N)
+#pragma unroll
+          for (int b = 0; b < B; ++b) emit(b, n + c * nwarps, acc[c][b]);
     }
   }
 }
@@ -313,11 +314,15 @@ SOURCE = r"""
   unsigned int* bar = const_cast<unsigned int*>(barrier);
   T* kv_cache = const_cast<T*>(cache);
   const int position = offset[0];
+  constexpr int WARPS = NB * NW;
+  constexpr int COLS_QKV = (3 * D + WARPS - 1) / WARPS > 4 ? 4 : (3 * D + WARPS - 1) / WARPS;
+  constexpr int COLS_D = (D + WARPS - 1) / WARPS > 4 ? 4 : (D + WARPS - 1) / WARPS;
+  constexpr int COLS_F = (F + WARPS - 1) / WARPS > 4 ? 4 : (F + WARPS - 1) / WARPS;
   constexpr int KEYS_STRIDE = MAX_LEN * HD;  // one (b, h) slab of the cache
 
   // 1. x → LN → q (kept) and k, v (into the cache at `position`)
   layer_norm<T, B, D>(x, ln1_w, ln1_b, smem, red);
-  matvec<T, B, D>(w_qkv, 3 * D, smem, [&](int b, int n, float y) {
+  matvec<T, B, D, COLS_QKV>(w_qkv, 3 * D, smem, [&](int b, int n, float y) {
     const int which = n / D, c = n % D;
     if (which == 0) {
       q_buf[b * D + c] = y;
@@ -333,28 +338,28 @@ SOURCE = r"""
   grid_barrier(bar);
   // 3. x + out_proj(attention)
   merge_attention<B, H, HD, NSPLIT>(part, smem);
-  matvec<T, B, D>(w_o, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = x[b * D + n] + y; });
+  matvec<T, B, D, COLS_D>(w_o, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = x[b * D + n] + y; });
   grid_barrier(bar);
   if constexpr (CROSS) {
     // 4. cross-attention to the condition (keys/values computed once per prompt)
     layer_norm<T, B, D>(x_out, ln2_w, ln2_b, smem, red);
-    matvec<T, B, D>(w_q, D, smem, [&](int b, int n, float y) { q_buf[b * D + n] = y; });
+    matvec<T, B, D, COLS_D>(w_q, D, smem, [&](int b, int n, float y) { q_buf[b * D + n] = y; });
     grid_barrier(bar);
     attend<T, B, H, HD, NSPLIT, MASKED>(q_buf, cross_kv, cross_kv + (size_t)B * H * COND * HD, COND, COND,
                                         cross_mask, part, smem);
     grid_barrier(bar);
     merge_attention<B, H, HD, NSPLIT>(part, smem);
-    matvec<T, B, D>(w_co, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_out + b * D + n) + y; });
+    matvec<T, B, D, COLS_D>(w_co, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_out + b * D + n) + y; });
     grid_barrier(bar);
   }
   // 5. feed-forward: x + fc2(gelu(fc1(LN(x))))
   layer_norm<T, B, D>(x_out, ln3_w, ln3_b, smem, red);
-  matvec<T, B, D>(w_fc1, F, smem, [&](int b, int n, float y) {
+  matvec<T, B, D, COLS_F>(w_fc1, F, smem, [&](int b, int n, float y) {
     h_buf[b * F + n] = 0.5f * y * (1.f + erff(y * 0.70710678118654752f));
   });
   grid_barrier(bar);
   stage<B * F>(h_buf, smem);
-  matvec<T, B, F>(w_fc2, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_out + b * D + n) + y; });
+  matvec<T, B, F, COLS_D>(w_fc2, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_out + b * D + n) + y; });
 """
 
 INPUTS = ["x", "offset", "barrier", "ln1_w", "ln1_b", "w_qkv", "w_o", "cache", "ln2_w", "ln2_b", "w_q",
@@ -422,7 +427,7 @@ def layers(decoder, x: mx.array, offset: mx.array, cache: list, cross: list | No
     smem_floats = max(batch * max(ffn, dim + heads * nsplit), head_dim + 32 + THREADS + keys_per_split) + 32
     dtype = x.dtype
     template = [("T", dtype), ("B", batch), ("H", heads), ("HD", head_dim), ("F", ffn), ("MAX_LEN", max_len),
-                ("COND", max(cond, 1)), ("NSPLIT", nsplit), ("CROSS", cross is not None),
+                ("COND", max(cond, 1)), ("NSPLIT", nsplit), ("NB", blocks), ("CROSS", cross is not None),
                 ("MASKED", cross_mask is not None)]
     barrier, no_mask = _constants(threading.get_ident())
     kernel = _kernel(4 * smem_floats)

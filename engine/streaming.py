@@ -92,8 +92,8 @@ class StreamingEngine:
         self.codes_path, self._codes = codes_path, []  # only kept when asked for (a few bytes per frame)
         self.replay: deque = deque()  # logged changes to apply at their decoder step (see load_replay)
         self._glides: dict[str, list] = {}  # sampling field → [start, target, frames, frames done]
-        self.codecs = [StreamingDecoder(model.audio_encoder) for _ in range(self.channels)]
-        self.latency_samples = self.codecs[0].latency_samples
+        self.codec = StreamingDecoder(model.audio_encoder)  # stereo: left and right as a batch of two
+        self.latency_samples = self.codec.latency_samples
         self.changes: queue.SimpleQueue[Change] = queue.SimpleQueue()
         self.metrics = Metrics()
         self.stop_event = threading.Event()
@@ -232,9 +232,9 @@ class StreamingEngine:
         self.replay = deque(sorted((r for r in records if r["param"] != "record"), key=lambda r: r["step"]))
 
     def _decode(self, frames: list[mx.array]) -> mx.array:
-        codes = mx.stack(frames, axis=-1)  # [1, K, n]
-        parts = [codec(codes[:, c :: self.channels]) for c, codec in enumerate(self.codecs)]
-        return mx.stack(parts, axis=-1)[0].astype(mx.float32)  # [samples, channels], not yet computed
+        codes = mx.stack(frames, axis=-1)  # [1, K, n]; stereo interleaves the channels' codebooks
+        channels = mx.concatenate([codes[:, c :: self.channels] for c in range(self.channels)])
+        return self.codec(channels).T.astype(mx.float32)  # [samples, channels], not yet computed
 
     def _emit(self, audio: mx.array, frames: list[mx.array], target: int | None) -> None:
         audio = np.array(audio)

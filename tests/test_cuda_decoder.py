@@ -9,16 +9,16 @@ import os
 
 os.environ.setdefault("MLX_ENABLE_TF32", "0")  # the plain layers' float32 matmuls in float32, not TF32
 
-import mlx.core as mx  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from mlx.utils import tree_flatten, tree_unflatten  # noqa: E402
+import mlx.core as mx
+import numpy as np
+import pytest
+from mlx.utils import tree_flatten, tree_unflatten
 
-from engine import cuda_decoder, tiny  # noqa: E402
-from engine.config import from_dict  # noqa: E402
-from engine.generation import DelayPattern, SamplingParams, Stepper  # noqa: E402
-from engine.loading import set_dtype  # noqa: E402
-from engine.musicgen import MusicGen  # noqa: E402
+from engine import cuda_decoder, tiny
+from engine.config import from_dict
+from engine.generation import DelayPattern, SamplingParams, Stepper
+from engine.loading import set_dtype
+from engine.musicgen import MusicGen
 
 pytestmark = pytest.mark.skipif(not mx.cuda.is_available(), reason="the fused decoder layers run on CUDA only")
 
