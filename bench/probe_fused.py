@@ -59,7 +59,7 @@ def main() -> int:
         model = bench.random_model(bench.config_for(size, False), mx.float16, None)
         print(f"{bench.our_step_ms(model, 200, 20):.2f}" + (f" (host dispatch {host_ms(model):.2f})" if sys.argv[2] == "full" else ""))
         return 0
-    print(f"| {size} fp16 fused, {cuda_decoder.multiprocessor_count()} blocks | ms/step |\n|---|---|")
+    print(f"| {size} fp16 fused, {cuda_decoder.device_limits()[0]} blocks | ms/step |\n|---|---|")
     for name in EDITS:
         out = subprocess.run([sys.executable, __file__, size, name], capture_output=True, text=True)
         result = out.stdout.strip().splitlines()[-1] if out.returncode == 0 else f"failed: {out.stderr[-300:]}"

@@ -1,5 +1,7 @@
-"""Where a decoder step's time goes: the step with parts removed (timing only: the numbers of the
-ablated variants are wrong on purpose), and the primitive count of one step's graph.
+"""Where a decoder step built from MLX operations spends its time (the portable path: Metal, the CPU,
+and CUDA with MG_FUSED_LAYERS=0; bench/probe_fused.py profiles the fused CUDA layers): the step with
+parts removed (timing only: the numbers of the ablated variants are wrong on purpose), and the primitive
+count of one step's graph.
 
     python bench/profile_step.py --size small
 """
@@ -19,6 +21,9 @@ import mlx.core as mx
 import mlx.nn as nn
 
 import bench
+from engine import cuda_decoder
+
+cuda_decoder.ENABLED = False  # the MLX-operations step, on every backend
 
 ABLATIONS = {
     "baseline": lambda: None,

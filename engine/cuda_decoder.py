@@ -368,33 +368,32 @@ OUTPUTS = ["x_out", "q_buf", "part", "h_buf"]
 
 
 @lru_cache(maxsize=1)
-def multiprocessor_count() -> int:
-    """SMs of device 0 from the CUDA driver (one resident block each); 32 when the driver can't say."""
-    if os.environ.get("MG_FUSED_BLOCKS"):
-        return int(os.environ["MG_FUSED_BLOCKS"])
+def device_limits() -> tuple[int, int]:
+    """Device 0's SM count (one resident block each) and the most shared memory a block may opt into, from
+    the CUDA driver; 32 SMs and 48 KiB when the driver can't say."""
+    attributes = (16, 97)  # CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, ..._MAX_SHARED_MEMORY_PER_BLOCK_OPTIN
     try:
         driver = ctypes.CDLL("libcuda.so.1")
-        device, count = ctypes.c_int(), ctypes.c_int()
-        if driver.cuInit(0) or driver.cuDeviceGet(ctypes.byref(device), 0):
-            return 32
-        if driver.cuDeviceGetAttribute(ctypes.byref(count), 16, device):  # CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT
-            return 32
-        return max(1, count.value)
+        device, values = ctypes.c_int(), [ctypes.c_int() for _ in attributes]
+        if driver.cuInit(0) or driver.cuDeviceGet(ctypes.byref(device), 0) or any(
+                driver.cuDeviceGetAttribute(ctypes.byref(v), a, device) for v, a in zip(values, attributes)):
+            return 32, 48 * 1024
+        return max(1, values[0].value), values[1].value
     except OSError:
-        return 32
+        return 32, 48 * 1024
 
 
 @lru_cache(maxsize=8)
-def _kernel(shared_bytes: int):
+def _kernel(shared: int):
     return mx.fast.cuda_kernel(name="musicgen_layer", input_names=INPUTS, output_names=OUTPUTS,
-                               source=SOURCE, header=HEADER, shared_memory=shared_bytes)
+                               source=SOURCE, header=HEADER, shared_memory=shared)
 
 
 @lru_cache(maxsize=8)
 def _constants(thread: int) -> tuple[mx.array, mx.array]:
     """The barrier's persistent state (one per thread: each thread has its own MLX stream) and a stand-in
     for an absent cross-attention mask."""
-    barrier, no_mask = mx.zeros((64 * multiprocessor_count() + 32,), mx.uint32), mx.array([True])
+    barrier, no_mask = mx.zeros((64 * device_limits()[0] + 32,), mx.uint32), mx.array([True])
     mx.eval(barrier, no_mask)
     return barrier, no_mask
 
@@ -412,6 +411,25 @@ def usable(decoder, dtype) -> bool:
             and THREADS % head_dim == 0 and cfg.hidden_size % 8 == 0 and cfg.ffn_dim % 8 == 0)
 
 
+def launch_shape(decoder, batch: int, max_len: int, cond: int) -> tuple[int, int, int]:
+    """(blocks, key ranges per attention row, shared memory per block) of a fused step: the largest
+    vector a phase stages (the feed-forward's hidden rows, or the attention output and its merge weights)
+    or an attention range's scores."""
+    cfg = decoder.cfg
+    heads, dim = cfg.num_attention_heads, cfg.hidden_size
+    blocks = device_limits()[0]
+    nsplit = max(1, blocks // (batch * heads))
+    keys_per_split = -(-max(max_len, cond) // nsplit)
+    floats = max(batch * max(cfg.ffn_dim, dim + heads * nsplit), dim // heads + 32 + THREADS + keys_per_split) + 32
+    return blocks, nsplit, 4 * floats
+
+
+def fits(decoder, x: mx.array, cache: list, cross: list | None) -> bool:
+    """Whether this step runs as fused layers: `usable`, and its shared memory within the device's."""
+    cond = cross[0].shape[3] if cross else 0
+    return usable(decoder, x.dtype) and launch_shape(decoder, x.shape[0], cache[0].shape[3], cond)[2] <= device_limits()[1]
+
+
 def layers(decoder, x: mx.array, offset: mx.array, cache: list, cross: list | None,
            cross_mask: mx.array | None) -> mx.array:
     """All decoder layers for x [B, 1, D] at position `offset`; writes each layer's cache in place."""
@@ -421,16 +439,13 @@ def layers(decoder, x: mx.array, offset: mx.array, cache: list, cross: list | No
     head_dim = dim // heads
     max_len = cache[0].shape[3]
     cond = cross[0].shape[3] if cross else 0
-    blocks = multiprocessor_count()
-    nsplit = max(1, blocks // (batch * heads))
-    keys_per_split = -(-max(max_len, cond) // nsplit)
-    smem_floats = max(batch * max(ffn, dim + heads * nsplit), head_dim + 32 + THREADS + keys_per_split) + 32
+    blocks, nsplit, shared = launch_shape(decoder, batch, max_len, cond)
     dtype = x.dtype
     template = [("T", dtype), ("B", batch), ("H", heads), ("HD", head_dim), ("F", ffn), ("MAX_LEN", max_len),
                 ("COND", max(cond, 1)), ("NSPLIT", nsplit), ("NB", blocks), ("CROSS", cross is not None),
                 ("MASKED", cross_mask is not None)]
     barrier, no_mask = _constants(threading.get_ident())
-    kernel = _kernel(4 * smem_floats)
+    kernel = _kernel(shared)
     h = x.reshape(batch, dim).astype(mx.float32)
     for i, layer in enumerate(decoder.layers):
         # Melody models have no cross-attention: its inputs get stand-ins of the right types, never read.

@@ -137,7 +137,7 @@ class Decoder(nn.Module):
         max_len = cache[0].shape[3]
         positions = offset + mx.arange(length)
         x = x + sinusoids(self.cfg.max_position_embeddings, self.cfg.hidden_size)[positions].astype(x.dtype)
-        if length == 1 and cuda_decoder.usable(self, x.dtype):  # one kernel per layer, cache written in place
+        if length == 1 and cuda_decoder.fits(self, x, cache, cross):  # a kernel per layer, cache written in place
             x, new_cache = cuda_decoder.layers(self, x, offset, cache, cross, cross_mask), cache
         else:
             # Causal over the static cache; additive, built once per step (backends convert bool masks per call).
