@@ -1,0 +1,78 @@
+"""Compile the fused decoder layer's CUDA source without a GPU, to catch errors and see register use and
+spills before spending device time. The source is wrapped the way `mx.fast.cuda_kernel` wraps it (a
+plain CUDA-header stand-in for MLX's own device header) and compiled by NVRTC for sm_90.
+
+    pip install nvidia-cuda-nvrtc-cu12 nvidia-cuda-runtime-cu12 nvidia-cuda-cccl-cu12
+    python bench/compile_cuda.py
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine import cuda_decoder
+
+# (T, B, H, HD, F, MAX_LEN, COND, NSPLIT, CROSS, MASKED): large and medium with guidance, a tiny melody
+CONFIGS = [("__half", 2, 32, 64, 8192, 1536, 64, 2, True, True), ("float", 2, 24, 64, 6144, 1536, 64, 2, True, False),
+           ("__nv_bfloat16", 1, 4, 16, 256, 100, 1, 33, False, False)]
+NAMES = ("B", "H", "HD", "F", "MAX_LEN", "COND", "NSPLIT")
+
+
+def nvidia_root() -> Path:
+    import nvidia  # the namespace package the NVIDIA wheels install into
+
+    return Path(next(iter(nvidia.__path__)))
+
+
+def source(dtype: str, *values, blocks: int = 132) -> str:
+    *ints, cross, masked = values
+    types = {"x": "float", "offset": "int32_t", "barrier": "uint32_t", "cross_mask": "bool"}
+    params = [f"const {types.get(n, dtype)}* {n}" for n in cuda_decoder.INPUTS]
+    params += [f"float* {n}" for n in cuda_decoder.OUTPUTS]
+    constants = "".join(f"  constexpr int {n} = {v};\n" for n, v in zip(NAMES + ("NB",), (*ints, blocks)))
+    return ("#include <cuda_fp16.h>\n#include <cuda_bf16.h>\n#include <cuda/std/cstdint>\n"
+            "using cuda::std::int32_t; using cuda::std::uint32_t;\n" + cuda_decoder.HEADER
+            + "__global__ void musicgen_layer(" + ", ".join(params) + ") {\n"
+            + f"  using T = {dtype};\n{constants}  constexpr bool CROSS = {str(cross).lower()};\n"
+            + f"  constexpr bool MASKED = {str(masked).lower()};\n" + cuda_decoder.SOURCE + "}\n")
+
+
+def compile_source(nvrtc, root: Path, text: str) -> tuple[int, str]:
+    program = ctypes.c_void_p()
+    if nvrtc.nvrtcCreateProgram(ctypes.byref(program), text.encode(), b"layer.cu", 0, None, None):
+        return 1, "nvrtcCreateProgram failed"
+    options = [b"--gpu-architecture=sm_90", b"-std=c++17", b"--ptxas-options=-v",
+               f"-I{root / 'cuda_runtime' / 'include'}".encode(), f"-I{root / 'cuda_cccl' / 'include'}".encode()]
+    status = nvrtc.nvrtcCompileProgram(program, len(options), (ctypes.c_char_p * len(options))(*options))
+    size = ctypes.c_size_t()
+    nvrtc.nvrtcGetProgramLogSize(program, ctypes.byref(size))
+    log = ctypes.create_string_buffer(size.value)
+    nvrtc.nvrtcGetProgramLog(program, log)
+    return status, log.value.decode()
+
+
+def main() -> int:
+    try:
+        root = nvidia_root()
+        nvrtc = ctypes.CDLL(str(next((root / "cuda_nvrtc" / "lib").glob("libnvrtc.so*"))))
+    except (ImportError, StopIteration, OSError):
+        print("NVRTC not found: pip install nvidia-cuda-nvrtc-cu12 nvidia-cuda-runtime-cu12 nvidia-cuda-cccl-cu12")
+        return 2
+    failed = 0
+    for config in CONFIGS:
+        status, log = compile_source(nvrtc, root, source(*config))
+        summary = [line.split("ptxas", 1)[-1].lstrip(" info.:") for line in log.splitlines()
+                   if "registers" in line or "spill" in line]
+        print(f"{config}: {'ok' if status == 0 else 'FAILED'} {'; '.join(summary)}")
+        if status:
+            print(log)
+            failed += 1
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
