@@ -16,10 +16,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine import cuda_decoder
 
-# (T, B, H, HD, F, MAX_LEN, COND, NSPLIT, CROSS, MASKED): large and medium with guidance, a tiny melody
-CONFIGS = [("__half", 2, 32, 64, 8192, 1536, 64, 2, True, True), ("float", 2, 24, 64, 6144, 1536, 64, 2, True, False),
-           ("__nv_bfloat16", 1, 4, 16, 256, 100, 1, 33, False, False)]
-NAMES = ("B", "H", "HD", "F", "MAX_LEN", "COND", "NSPLIT")
+# (T, B, H, HD, F, MAX_LEN, NSPLIT, CROSS): large and medium with guidance, a tiny melody model without
+CONFIGS = [("__half", 2, 32, 64, 8192, 1536, 2, True), ("float", 2, 24, 64, 6144, 1536, 2, True),
+           ("__nv_bfloat16", 1, 4, 16, 256, 100, 33, False)]
+NAMES = ("B", "H", "HD", "F", "MAX_LEN", "NSPLIT")
+EXTRA = {"cross_kv": ["const Shape cross_kv_shape"], "cross_mask": ["const int cross_mask_ndim"]}  # as MLX adds them
 
 
 def nvidia_root() -> Path:
@@ -29,16 +30,17 @@ def nvidia_root() -> Path:
 
 
 def source(dtype: str, *values, blocks: int = 132) -> str:
-    *ints, cross, masked = values
+    *ints, cross = values
     types = {"x": "float", "offset": "int32_t", "barrier": "uint32_t", "cross_mask": "bool"}
-    params = [f"const {types.get(n, dtype)}* {n}" for n in cuda_decoder.INPUTS]
+    params = [p for n in cuda_decoder.INPUTS for p in [f"const {types.get(n, dtype)}* {n}"] + EXTRA.get(n, [])]
     params += [f"float* {n}" for n in cuda_decoder.OUTPUTS]
     constants = "".join(f"  constexpr int {n} = {v};\n" for n, v in zip(NAMES + ("NB",), (*ints, blocks)))
-    return ("#include <cuda_fp16.h>\n#include <cuda_bf16.h>\n#include <cuda/std/cstdint>\n"
-            "using cuda::std::int32_t; using cuda::std::uint32_t;\n" + cuda_decoder.HEADER
+    return ("#include <cuda_fp16.h>\n#include <cuda_bf16.h>\n#include <cuda/std/array>\n#include <cuda/std/cstdint>\n"
+            "using cuda::std::int32_t; using cuda::std::uint32_t; using Shape = cuda::std::array<int32_t, 8>;\n"
+            + cuda_decoder.HEADER
             + "__global__ void musicgen_layer(" + ", ".join(params) + ") {\n"
             + f"  using T = {dtype};\n{constants}  constexpr bool CROSS = {str(cross).lower()};\n"
-            + f"  constexpr bool MASKED = {str(masked).lower()};\n" + cuda_decoder.SOURCE + "}\n")
+            + cuda_decoder.SOURCE + "}\n")
 
 
 def compile_source(nvrtc, root: Path, text: str) -> tuple[int, str]:

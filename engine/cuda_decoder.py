@@ -201,9 +201,10 @@ __device__ void matvec(const T* __restrict__ W, int N, const float* in, Emit emi
 }
 
 // One query row per (batch, head) against `length` keys, split into NSPLIT ranges over the blocks. Keys
-// and values of (b, h) start at keys[(b*H + h) * stride * HD] and values[...]; masked keys score -inf.
-// Each range leaves its unnormalised output, max and sum in part[(b, h, split)] = [HD | max | sum].
-template <typename T, int B, int H, int HD, int NSPLIT, bool MASKED>
+// and values of (b, h) start at keys[(b*H + h) * stride * HD] and values[...]; with `valid` ([B][stride])
+// the keys it marks false score -inf. Each range leaves its unnormalised output, max and sum in
+// part[(b, h, split)] = [HD | max | sum].
+template <typename T, int B, int H, int HD, int NSPLIT>
 __device__ void attend(const float* q, const T* keys, const T* values, int stride, int length,
                        const bool* valid, float* part, float* smem) {
   constexpr int D = H * HD;
@@ -226,7 +227,7 @@ __device__ void attend(const float* q, const T* keys, const T* values, int strid
 #pragma unroll 2
     for (int j = j0 + threadIdx.x; j < j1; j += NT) {
       float s = NEG_INF;
-      if (!MASKED || valid[b * stride + j]) {
+      if (valid == nullptr || valid[b * stride + j]) {
         s = 0.f;
         const T* kr = kb + (size_t)j * HD;
 #pragma unroll
@@ -333,8 +334,8 @@ SOURCE = r"""
   });
   grid_barrier(bar);
   // 2. self-attention over positions 0..position
-  attend<T, B, H, HD, NSPLIT, false>(q_buf, kv_cache, kv_cache + (size_t)B * H * KEYS_STRIDE, MAX_LEN,
-                                     position + 1, nullptr, part, smem);
+  attend<T, B, H, HD, NSPLIT>(q_buf, kv_cache, kv_cache + (size_t)B * H * KEYS_STRIDE, MAX_LEN, position + 1,
+                              nullptr, part, smem);
   grid_barrier(bar);
   // 3. x + out_proj(attention)
   merge_attention<B, H, HD, NSPLIT>(part, smem);
@@ -345,8 +346,10 @@ SOURCE = r"""
     layer_norm<T, B, D>(x_out, ln2_w, ln2_b, smem, red);
     matvec<T, B, D, COLS_D>(w_q, D, smem, [&](int b, int n, float y) { q_buf[b * D + n] = y; });
     grid_barrier(bar);
-    attend<T, B, H, HD, NSPLIT, MASKED>(q_buf, cross_kv, cross_kv + (size_t)B * H * COND * HD, COND, COND,
-                                        cross_mask, part, smem);
+    // The condition's length and mask are read at run time, so a longer prompt compiles nothing new.
+    const int cond = cross_kv_shape[3];
+    attend<T, B, H, HD, NSPLIT>(q_buf, cross_kv, cross_kv + (size_t)B * H * cond * HD, cond, cond,
+                                cross_mask_ndim == 4 ? cross_mask : nullptr, part, smem);
     grid_barrier(bar);
     merge_attention<B, H, HD, NSPLIT>(part, smem);
     matvec<T, B, D, COLS_D>(w_co, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_out + b * D + n) + y; });
@@ -411,23 +414,24 @@ def usable(decoder, dtype) -> bool:
             and THREADS % head_dim == 0 and cfg.hidden_size % 8 == 0 and cfg.ffn_dim % 8 == 0)
 
 
-def launch_shape(decoder, batch: int, max_len: int, cond: int) -> tuple[int, int, int]:
+def launch_shape(decoder, batch: int, max_len: int) -> tuple[int, int, int]:
     """(blocks, key ranges per attention row, shared memory per block) of a fused step: the largest
     vector a phase stages (the feed-forward's hidden rows, or the attention output and its merge weights)
-    or an attention range's scores."""
+    or an attention range's scores (the condition is never longer than the cache: see `fits`)."""
     cfg = decoder.cfg
     heads, dim = cfg.num_attention_heads, cfg.hidden_size
     blocks = device_limits()[0]
     nsplit = max(1, blocks // (batch * heads))
-    keys_per_split = -(-max(max_len, cond) // nsplit)
+    keys_per_split = -(-max_len // nsplit)
     floats = max(batch * max(cfg.ffn_dim, dim + heads * nsplit), dim // heads + 32 + THREADS + keys_per_split) + 32
     return blocks, nsplit, 4 * floats
 
 
 def fits(decoder, x: mx.array, cache: list, cross: list | None) -> bool:
     """Whether this step runs as fused layers: `usable`, and its shared memory within the device's."""
-    cond = cross[0].shape[3] if cross else 0
-    return usable(decoder, x.dtype) and launch_shape(decoder, x.shape[0], cache[0].shape[3], cond)[2] <= device_limits()[1]
+    max_len = cache[0].shape[3]
+    return (usable(decoder, x.dtype) and (not cross or cross[0].shape[3] <= max_len)
+            and launch_shape(decoder, x.shape[0], max_len)[2] <= device_limits()[1])
 
 
 def layers(decoder, x: mx.array, offset: mx.array, cache: list, cross: list | None,
@@ -438,12 +442,10 @@ def layers(decoder, x: mx.array, offset: mx.array, cache: list, cross: list | No
     heads, ffn = cfg.num_attention_heads, cfg.ffn_dim
     head_dim = dim // heads
     max_len = cache[0].shape[3]
-    cond = cross[0].shape[3] if cross else 0
-    blocks, nsplit, shared = launch_shape(decoder, batch, max_len, cond)
+    blocks, nsplit, shared = launch_shape(decoder, batch, max_len)
     dtype = x.dtype
     template = [("T", dtype), ("B", batch), ("H", heads), ("HD", head_dim), ("F", ffn), ("MAX_LEN", max_len),
-                ("COND", max(cond, 1)), ("NSPLIT", nsplit), ("NB", blocks), ("CROSS", cross is not None),
-                ("MASKED", cross_mask is not None)]
+                ("NSPLIT", nsplit), ("NB", blocks), ("CROSS", cross is not None)]
     barrier, no_mask = _constants(threading.get_ident())
     kernel = _kernel(shared)
     h = x.reshape(batch, dim).astype(mx.float32)

@@ -41,14 +41,17 @@ def random_model(dtype, melody: bool = False, heads: int = 4) -> MusicGen:
     return model
 
 
-def stepper(model, guided: bool, padded: bool) -> Stepper:
+def condition(model, length: int, padded: bool, seed: int = 1) -> tuple[mx.array, mx.array]:
     D = model.cfg.decoder.hidden_size
-    condition = mx.array(np.random.default_rng(1).normal(0, 1, (1, COND_LEN, D)).astype(np.float32))
-    mask = mx.array([[1] * (COND_LEN - 5 * padded) + [0] * (5 * padded)], mx.int32)
-    return Stepper(model, condition, mask, 96, guided=guided, seed=3)
+    values = mx.array(np.random.default_rng(seed).normal(0, 1, (1, length, D)).astype(np.float32))
+    return values, mx.array([[1] * (length - 5 * padded) + [0] * (5 * padded)], mx.int32)
 
 
-def greedy_codes(model, fused: bool, guided: bool, padded: bool, steps: int = 48) -> np.ndarray:
+def stepper(model, guided: bool, padded: bool) -> Stepper:
+    return Stepper(model, *condition(model, COND_LEN, padded), 96, guided=guided, seed=3)
+
+
+def greedy_codes(model, fused: bool, guided: bool, padded: bool, steps: int = 48, new_prompt: bool = False):
     cuda_decoder.ENABLED = fused
     try:
         run = stepper(model, guided, padded)
@@ -57,6 +60,8 @@ def greedy_codes(model, fused: bool, guided: bool, padded: bool, steps: int = 48
                              pattern.forced(1))
         out = [tokens]
         for position in range(1, steps):
+            if new_prompt and position == steps // 2:  # a longer prompt, unpadded: the kernel reads both at run time
+                run.set_condition(*condition(model, 2 * COND_LEN + 3, padded=False, seed=4))
             tokens = run(tokens, position, params, pattern.forced(position + 1))
             out.append(tokens)
         return np.array(mx.stack(out))
@@ -64,13 +69,14 @@ def greedy_codes(model, fused: bool, guided: bool, padded: bool, steps: int = 48
         cuda_decoder.ENABLED = True
 
 
-@pytest.mark.parametrize("guided,padded,melody", [(True, True, False), (True, False, False), (False, True, False),
-                                                  (True, False, True)],
-                         ids=["cfg-masked", "cfg", "no-cfg", "melody"])
-def test_greedy_codes_match_plain_layers(guided, padded, melody):
+@pytest.mark.parametrize("guided,padded,melody,new_prompt", [(True, True, False, False), (True, False, False, False),
+                                                             (False, True, False, False), (True, False, True, False),
+                                                             (True, True, False, True)],
+                         ids=["cfg-masked", "cfg", "no-cfg", "melody", "new-prompt"])
+def test_greedy_codes_match_plain_layers(guided, padded, melody, new_prompt):
     model = random_model(mx.float32, melody)
     assert cuda_decoder.usable(model.decoder, mx.float32)
-    fused, plain = greedy_codes(model, True, guided, padded), greedy_codes(model, False, guided, padded)
+    fused, plain = (greedy_codes(model, fused, guided, padded, new_prompt=new_prompt) for fused in (True, False))
     # Summation orders differ: a rare near-tie between two tokens may flip.
     assert (fused == plain).mean() >= 0.95
     assert len(np.unique(fused)) > 10  # the codes move: a dead step would repeat one token
