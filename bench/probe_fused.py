@@ -7,7 +7,6 @@ MLX caches a custom kernel by name.
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -28,27 +27,6 @@ EDITS = {
 }
 
 
-def host_ms(model, steps: int = 200) -> float:
-    """Host time per step spent building and dispatching the step (the waits for the device left out)."""
-    from engine.generation import DelayPattern, SamplingParams, Stepper
-
-    D = model.cfg.decoder.hidden_size
-    stepper = Stepper(model, mx.zeros((1, bench.TEXT_TOKENS, D)), mx.ones((1, bench.TEXT_TOKENS), mx.int32),
-                      bench.MAX_POSITIONS, guided=True)
-    params, pattern = SamplingParams().arrays(), DelayPattern(model.cfg.decoder)
-    tokens, previous, host = mx.full((1, model.cfg.decoder.num_codebooks), 2048, mx.int32), None, 0.0
-    for t in range(steps + 20):
-        start = time.perf_counter()
-        tokens = stepper(tokens, t, params, pattern.forced(t + 1))
-        mx.async_eval(tokens)
-        host += (time.perf_counter() - start) if t >= 20 else 0.0
-        if previous is not None:
-            mx.eval(previous)
-        previous = tokens
-    mx.eval(tokens)
-    return host / steps * 1000
-
-
 def main() -> int:
     size = sys.argv[1] if len(sys.argv) > 1 else "medium"
     if len(sys.argv) > 2:
@@ -57,7 +35,8 @@ def main() -> int:
             cuda_decoder.SOURCE = cuda_decoder.SOURCE.replace(old, new)
             cuda_decoder.HEADER = cuda_decoder.HEADER.replace(old, new)
         model = bench.random_model(bench.config_for(size, False), mx.float16, None)
-        print(f"{bench.our_step_ms(model, 200, 20):.2f}" + (f" (host dispatch {host_ms(model):.2f})" if sys.argv[2] == "full" else ""))
+        wall, host = bench.step_times(model, 200, 20)
+        print(f"{wall:.2f}" + (f" (host dispatch {host:.2f})" if sys.argv[2] == "full" else ""))
         return 0
     print(f"| {size} fp16 fused, {cuda_decoder.device_limits()[0]} blocks | ms/step |\n|---|---|")
     for name in EDITS:
