@@ -17,18 +17,18 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import _repo  # noqa: F401  (mg_live from this checkout)
 
 import mlx.core as mx
 from mlx.utils import tree_flatten, tree_unflatten
 
-from engine import cuda_decoder, tiny
-from engine.audio import UnpacedSink
-from engine.config import from_dict, hub_config
-from engine.generation import DelayPattern, SamplingParams, Stepper
-from engine.loading import Loaded, Tokenizer, quantize_decoder, set_dtype
-from engine.musicgen import MusicGen
-from engine.streaming import StreamingEngine
+from mg_live.engine import cuda_decoder, tiny
+from mg_live.engine.audio import UnpacedSink
+from mg_live.engine.config import from_dict, hub_config
+from mg_live.engine.generation import DelayPattern, SamplingParams, Stepper
+from mg_live.engine.loading import Loaded, Tokenizer, quantize_decoder, set_dtype
+from mg_live.engine.musicgen import MusicGen
+from mg_live.engine.streaming import StreamingEngine
 
 MAX_POSITIONS = 1536
 TEXT_TOKENS = 16

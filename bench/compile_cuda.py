@@ -12,9 +12,9 @@ import ctypes
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import _repo  # noqa: F401  (mg_live from this checkout)
 
-from engine import cuda_decoder
+from mg_live.engine import cuda_decoder
 
 # (T, B, H, HD, F, MAX_LEN, NSPLIT, CROSS): large and medium with guidance, a tiny melody model without
 CONFIGS = [("__half", 2, 32, 64, 8192, 1536, 2, True), ("float", 2, 24, 64, 6144, 1536, 2, True),

@@ -11,17 +11,16 @@ import argparse
 import sys
 import threading
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import _repo  # noqa: F401  (mg_live from this checkout)
 
 import numpy as np
 
-from engine.audio import ClockSink
-from engine.generation import SamplingParams
-from engine.loading import load
-from engine.streaming import StreamingEngine
-from live.app import DEFAULT_BUFFER_MS
+from mg_live.engine.audio import ClockSink
+from mg_live.engine.generation import SamplingParams
+from mg_live.engine.loading import load
+from mg_live.engine.streaming import StreamingEngine
+from mg_live.live.app import DEFAULT_BUFFER_MS
 
 
 def measure(loaded, buffer_ms: float, seconds: float, param: str, values: list) -> tuple[list, int]:

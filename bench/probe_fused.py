@@ -7,15 +7,13 @@ MLX caches a custom kernel by name.
 
 import subprocess
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _repo  # noqa: F401  (mg_live from this checkout)
 
 import mlx.core as mx
 
 import bench
-from engine import cuda_decoder
+from mg_live.engine import cuda_decoder
 
 EDITS = {
     "full": [],

@@ -15,13 +15,13 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import mlx.core as mx
 import mlx.nn as nn
 
+import _repo  # noqa: F401  (mg_live from this checkout)
 import bench
-from engine import cuda_decoder
+from mg_live.engine import cuda_decoder
 
 cuda_decoder.ENABLED = False  # the MLX-operations step, on every backend
 

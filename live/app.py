@@ -12,13 +12,13 @@ import threading
 import time
 from pathlib import Path
 
-from engine.audio import AudioUnavailable, ClockSink, Recorder, SoundDeviceSink, UnpacedSink
-from engine.generate import add_model_arguments, add_sampling_arguments, read_audio, sampling_from
-from engine.generation import codes_from_audio
-from engine.generation import SamplingParams
-from engine.loading import load
-from engine.streaming import StreamingEngine, frames_for
-from engine.weights import CheckpointError
+from ..engine.audio import AudioUnavailable, ClockSink, Recorder, SoundDeviceSink, UnpacedSink
+from ..engine.generate import add_model_arguments, add_sampling_arguments, read_audio, sampling_from
+from ..engine.generation import codes_from_audio
+from ..engine.generation import SamplingParams
+from ..engine.loading import load
+from ..engine.streaming import StreamingEngine, frames_for
+from ..engine.weights import CheckpointError
 
 from .params import BY_NAME, BadValue, Registry
 

@@ -1,4 +1,4 @@
-"""Writes the patches in patches/ from the parameter registry (`python -m live.patches`), so that Max,
+"""Writes the patches in patches/ from the parameter registry (`python -m mg_live.live.patches`), so that Max,
 Pure Data and TouchDesigner always speak exactly the registry's address space. A test checks that the
 committed files are what this writes."""
 

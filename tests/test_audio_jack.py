@@ -9,10 +9,10 @@ import time
 import numpy as np
 import pytest
 
-from engine import loading
-from engine.audio import SoundDeviceSink
-from engine.generation import SamplingParams
-from engine.streaming import StreamingEngine
+from mg_live.engine import loading
+from mg_live.engine.audio import SoundDeviceSink
+from mg_live.engine.generation import SamplingParams
+from mg_live.engine.streaming import StreamingEngine
 
 pytestmark = pytest.mark.skipif(shutil.which("jackd") is None, reason="jackd (Debian jackd2) not installed")
 
@@ -35,7 +35,7 @@ def jack_server():
 
 def test_twenty_seconds_without_underrun(jack_server):
     start = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "live.app", "--model", "tiny", "--seconds", "20"],
+    result = subprocess.run([sys.executable, "-m", "mg_live.live.app", "--model", "tiny", "--seconds", "20"],
                             capture_output=True, text=True, timeout=120)
     elapsed = time.monotonic() - start
     assert result.returncode == 0, result.stderr
@@ -74,8 +74,8 @@ def test_midi_through_jack(jack_server):
     """A real MIDI port: a virtual JACK output (the 'controller') played into mg-live's MIDI input."""
     import mido
 
-    from live.midi import CCBinding, MidiInput, MidiMap, MidiRouter
-    from live.params import Registry
+    from mg_live.live.midi import CCBinding, MidiInput, MidiMap, MidiRouter
+    from mg_live.live.params import Registry
 
     jack = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
     got = []

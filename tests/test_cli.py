@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine import loading
+from mg_live.engine import loading
 import oracle
 from test_parity import snr_db
 
@@ -21,7 +21,7 @@ def run(module, *args):
 
 def test_tiny_five_seconds(tmp_path):
     out = tmp_path / "x.wav"
-    run("engine.generate", "--model", "tiny", "--prompt", "dark ambient pad", "--seconds", 5, "--out", out,
+    run("mg_live.engine.generate", "--model", "tiny", "--prompt", "dark ambient pad", "--seconds", 5, "--out", out,
         "--codes-out", tmp_path / "x.npy")
     audio, rate = sf.read(out)
     assert rate == 32000 and audio.shape == (5 * 32000,)
@@ -35,7 +35,7 @@ def test_generate_reproduces_reference(tmp_path, name):
     ref = np.load(folder / "reference.npz")
     frames = ref["greedy_codes"].shape[-1]
     out = tmp_path / "g.wav"
-    run("engine.generate", "--model", folder, "--prompt", oracle.PROMPTS[0], "--seconds", frames / 50,
+    run("mg_live.engine.generate", "--model", folder, "--prompt", oracle.PROMPTS[0], "--seconds", frames / 50,
         "--top-k", 1, "--cfg", 3, "--out", out, "--codes-out", tmp_path / "g.npy")
     np.testing.assert_array_equal(np.load(tmp_path / "g.npy"), ref["greedy_codes"])
     audio, rate = sf.read(out, dtype="float32", always_2d=True)
@@ -58,9 +58,9 @@ def relative_rms(test, reference):
 
 def test_convert_round_trip(tmp_path):
     folder = oracle.FIXTURES / "mono"
-    run("engine.convert", "--model", folder, "--out", tmp_path / "mlx")
+    run("mg_live.engine.convert", "--model", folder, "--out", tmp_path / "mlx")
     ref = np.load(folder / "reference.npz")
-    run("engine.generate", "--model", tmp_path / "mlx", "--prompt", oracle.PROMPTS[0], "--seconds", 0.4,
+    run("mg_live.engine.generate", "--model", tmp_path / "mlx", "--prompt", oracle.PROMPTS[0], "--seconds", 0.4,
         "--top-k", 1, "--out", tmp_path / "c.wav", "--codes-out", tmp_path / "c.npy")
     np.testing.assert_array_equal(np.load(tmp_path / "c.npy"), ref["greedy_codes"])
 
@@ -70,7 +70,7 @@ def test_convert_round_trip(tmp_path):
 @pytest.mark.parametrize("bits,bound", [(8, 0.03), (4, 0.30)])
 def test_quantized_logits_error(tmp_path, bits, bound):
     reference = teacher_logits(loading.load("tiny"))
-    run("engine.convert", "--model", "tiny", "--out", tmp_path / "q", "--quantize", bits)
+    run("mg_live.engine.convert", "--model", "tiny", "--out", tmp_path / "q", "--quantize", bits)
     converted = loading.load(str(tmp_path / "q"))
     assert converted.quantize == bits
     assert relative_rms(teacher_logits(converted), reference) <= bound

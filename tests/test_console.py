@@ -36,7 +36,7 @@ def screen() -> str:
 def console(tmp_path):
     log, done = tmp_path / "take.jsonl", tmp_path / "exit"
     command = (f"cd {shlex.quote(str(ROOT))} && env MG_LIVE_CACHE={shlex.quote(os.environ['MG_LIVE_CACHE'])} "
-               f"{shlex.quote(sys.executable)} -m live.app --model tiny --no-audio --osc-port 0 --seconds 120 "
+               f"{shlex.quote(sys.executable)} -m mg_live.live.app --model tiny --no-audio --osc-port 0 --seconds 120 "
                f"--log {shlex.quote(str(log))}; echo $? > {shlex.quote(str(done))}; sleep 60")
     tmux("new-session", "-d", "-s", "mg", "-x", "150", "-y", "40", command)
     yield log, done

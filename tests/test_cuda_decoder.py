@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from mlx.utils import tree_flatten, tree_unflatten
 
-from engine import cuda_decoder, tiny
-from engine.config import from_dict
-from engine.generation import DelayPattern, SamplingParams, Stepper
-from engine.loading import set_dtype
-from engine.musicgen import MusicGen
+from mg_live.engine import cuda_decoder, tiny
+from mg_live.engine.config import from_dict
+from mg_live.engine.generation import DelayPattern, SamplingParams, Stepper
+from mg_live.engine.loading import set_dtype
+from mg_live.engine.musicgen import MusicGen
 
 pytestmark = pytest.mark.skipif(not mx.cuda.is_available(), reason="the fused decoder layers run on CUDA only")
 

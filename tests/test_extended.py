@@ -6,8 +6,8 @@ import sys
 import numpy as np
 import soundfile as sf
 
-from engine import loading
-from engine.generation import SamplingParams, decode_audio, generate_codes
+from mg_live.engine import loading
+from mg_live.engine.generation import SamplingParams, decode_audio, generate_codes
 
 
 def test_seventy_seconds_offline_continuous(tmp_path):
@@ -25,15 +25,15 @@ def test_seventy_seconds_offline_continuous(tmp_path):
 
 def test_live_continues_a_recording(tmp_path):
     intro = tmp_path / "intro.wav"
-    subprocess.run([sys.executable, "-m", "engine.generate", "--model", "tiny", "--prompt", "jazz piano",
+    subprocess.run([sys.executable, "-m", "mg_live.engine.generate", "--model", "tiny", "--prompt", "jazz piano",
                     "--seconds", "1", "--out", str(intro)], check=True, capture_output=True)
-    result = subprocess.run([sys.executable, "-m", "live.app", "--model", "tiny", "--no-audio", "--headless",
+    result = subprocess.run([sys.executable, "-m", "mg_live.live.app", "--model", "tiny", "--no-audio", "--headless",
                              "--osc-port", "0", "--seconds", "2", "--continue", str(intro), "--top-k", "1",
                              "--record", str(tmp_path / "live.wav"), "--codes-out", str(tmp_path / "live.npy")],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     # the same continuation offline: mg-generate --continue gives the intro then the same new frames
-    subprocess.run([sys.executable, "-m", "engine.generate", "--model", "tiny", "--prompt",
+    subprocess.run([sys.executable, "-m", "mg_live.engine.generate", "--model", "tiny", "--prompt",
                     "warm analog synth pad with slow drums", "--seconds", str(104 / 50), "--continue", str(intro),
                     "--top-k", "1", "--out", str(tmp_path / "offline.wav"), "--codes-out", str(tmp_path / "off.npy")],
                    check=True, capture_output=True)

@@ -15,10 +15,10 @@ from mlx.utils import tree_flatten
 from safetensors.numpy import load_file, save_file
 
 from conftest import HAVE_TORCH
-from engine import loading
-from engine.config import from_dict, hub_config
-from engine.musicgen import MusicGen
-from engine.weights import CheckpointError, read_torch_bin
+from mg_live.engine import loading
+from mg_live.engine.config import from_dict, hub_config
+from mg_live.engine.musicgen import MusicGen
+from mg_live.engine.weights import CheckpointError, read_torch_bin
 import oracle
 
 MONO = oracle.FIXTURES / "mono"
@@ -120,7 +120,7 @@ def test_malicious_pickle_is_refused(tmp_path):
 
 
 def run_generate(*args):
-    return subprocess.run([sys.executable, "-m", "engine.generate", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "mg_live.engine.generate", *args], capture_output=True, text=True,
                           env=os.environ | {"PYTHONWARNINGS": "ignore"})
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import HAVE_TORCH
-from engine import generation, loading
+from mg_live.engine import generation, loading
 import oracle
 
 
@@ -26,7 +26,7 @@ def test_melody_greedy_codes(melody, with_chroma):
 
 
 def test_chroma_filterbank_matches_the_reference():
-    from engine.chroma import chroma_filterbank
+    from mg_live.engine.chroma import chroma_filterbank
 
     import librosa  # a test dependency only: the runtime computes chroma with numpy
 
@@ -44,7 +44,7 @@ def test_chroma_filterbank_matches_the_reference():
 
 
 def test_chroma_of_a_c_major_triad():
-    from engine.chroma import chroma_energy, melody_chroma
+    from mg_live.engine.chroma import chroma_energy, melody_chroma
 
     t = np.arange(32000 * 3) / 32000
     triad = sum(np.sin(2 * np.pi * f * t) for f in (261.63, 329.63, 392.00))  # C4 E4 G4
@@ -59,8 +59,8 @@ def test_chroma_of_a_c_major_triad():
 def test_melody_model_plays_live_and_takes_a_new_prompt():
     """A melody model streams too; its text is a prefix, so a new prompt restarts the context from the
     recent window (the audio stream goes on)."""
-    from engine.audio import UnpacedSink
-    from engine.streaming import StreamingEngine
+    from mg_live.engine.audio import UnpacedSink
+    from mg_live.engine.streaming import StreamingEngine
 
     loaded = loading.load(str(oracle.FIXTURES / "stereo-melody"))
     engine = StreamingEngine(loaded, oracle.PROMPTS[0], generation.SamplingParams(), UnpacedSink(32000, 2, 100))
@@ -76,11 +76,11 @@ def test_midi_chords_become_the_melody(tmp_path):
 
     import mido
 
-    from engine.audio import UnpacedSink
-    from engine.chroma import chord_chroma
-    from engine.streaming import StreamingEngine
-    from live.midi import MidiMap, MidiRouter
-    from live.params import Registry
+    from mg_live.engine.audio import UnpacedSink
+    from mg_live.engine.chroma import chord_chroma
+    from mg_live.engine.streaming import StreamingEngine
+    from mg_live.live.midi import MidiMap, MidiRouter
+    from mg_live.live.params import Registry
 
     loaded = loading.load(str(oracle.FIXTURES / "melody"))
     engine = StreamingEngine(loaded, oracle.PROMPTS[0], generation.SamplingParams(), UnpacedSink(32000, 1, 100),
@@ -109,9 +109,9 @@ def test_midi_chords_become_the_melody(tmp_path):
 def test_melody_from_a_file_live(tmp_path):
     import soundfile as sf
 
-    from engine.audio import UnpacedSink
-    from engine.chroma import melody_chroma
-    from engine.streaming import StreamingEngine
+    from mg_live.engine.audio import UnpacedSink
+    from mg_live.engine.chroma import melody_chroma
+    from mg_live.engine.streaming import StreamingEngine
 
     t = np.arange(32000 * 2) / 32000
     tune = (0.3 * np.sin(2 * np.pi * 392.0 * t)).astype(np.float32)  # G4

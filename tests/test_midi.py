@@ -7,8 +7,8 @@ from pathlib import Path
 import mido
 import pytest
 
-from live.midi import CCBinding, MidiInput, MidiMap, MidiRouter, NoteBinding
-from live.params import Registry
+from mg_live.live.midi import CCBinding, MidiInput, MidiMap, MidiRouter, NoteBinding
+from mg_live.live.params import Registry
 
 MAPS = sorted((Path(__file__).parent.parent / "patches" / "midi").glob("*.toml"))
 
@@ -142,7 +142,7 @@ def test_port_disappears_and_comes_back():
 
 
 def test_patches_are_generated_from_the_registry():
-    from live import patches
+    from mg_live.live import patches
 
     for name, make in patches.FILES.items():
         assert (patches.ROOT / name).read_text() == make(), f"patches/{name} is stale: run python -m live.patches"

@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 from pythonosc.udp_client import SimpleUDPClient
 
-from live.params import PARAMS, markdown_table
+from mg_live.live.params import PARAMS, markdown_table
 
 
 def free_port() -> int:
@@ -40,7 +40,7 @@ def performance(tmp_path_factory):
     reply.bind(("127.0.0.1", 0))
     reply.settimeout(30)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "live.app", "--model", "tiny", "--no-audio", "--headless", "--seconds", "60",
+        [sys.executable, "-m", "mg_live.live.app", "--model", "tiny", "--no-audio", "--headless", "--seconds", "60",
          "--osc-port", str(port), "--osc-reply", f"127.0.0.1:{reply.getsockname()[1]}", "--top-k", "50",
          "--seed", "3", "--log", str(tmp / "take.jsonl"), "--record", str(tmp / "full.wav"),
          "--codes-out", str(tmp / "live.npy"), "--session-dir", str(tmp / "session")],
@@ -129,7 +129,7 @@ def test_telemetry(performance):
 
 def test_replay_reproduces_tokens(performance, tmp_path):
     tmp = performance["tmp"]
-    result = subprocess.run([sys.executable, "-m", "live.app", "--replay", str(tmp / "take.jsonl"), "--out",
+    result = subprocess.run([sys.executable, "-m", "mg_live.live.app", "--replay", str(tmp / "take.jsonl"), "--out",
                              str(tmp_path / "again.wav"), "--codes-out", str(tmp_path / "again.npy")],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -4,7 +4,7 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
-from engine import generation, loading
+from mg_live.engine import generation, loading
 
 
 @pytest.fixture(scope="module")

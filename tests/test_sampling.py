@@ -4,9 +4,9 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
-from engine import generation, loading
-from engine.generation import DelayPattern, SamplingParams, filter_logits
-from engine.config import DecoderConfig
+from mg_live.engine import generation, loading
+from mg_live.engine.generation import DelayPattern, SamplingParams, filter_logits
+from mg_live.engine.config import DecoderConfig
 
 
 def logits(seed=0, shape=(2, 4, 2048)):

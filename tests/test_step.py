@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from engine import generation, loading
+from mg_live.engine import generation, loading
 import oracle
 
 

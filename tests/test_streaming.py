@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine import loading
-from engine.audio import RingBuffer, UnpacedSink, Recorder
-from engine.encodec import StreamingDecoder
-from engine.generation import FrameGenerator, SamplingParams, encode_prompt
-from engine.streaming import StreamingEngine, frames_for
+from mg_live.engine import loading
+from mg_live.engine.audio import RingBuffer, UnpacedSink, Recorder
+from mg_live.engine.encodec import StreamingDecoder
+from mg_live.engine.generation import FrameGenerator, SamplingParams, encode_prompt
+from mg_live.engine.streaming import StreamingEngine, frames_for
 import oracle
 from test_parity import snr_db
 
@@ -52,9 +52,9 @@ def test_live_recording_equals_offline_render(tmp_path, name, chunk_frames):
     loaded = loading.load(str(folder))
     total = frames_for(seconds, loaded)
     common = ["--model", folder, "--prompt", oracle.PROMPTS[0], "--top-k", 1, "--cfg", 3, "--seed", 5]
-    run_cli("live.app", *common, "--seconds", seconds, "--no-audio", "--buffer-ms", 50, "--chunk-frames", chunk_frames,
+    run_cli("mg_live.live.app", *common, "--seconds", seconds, "--no-audio", "--buffer-ms", 50, "--chunk-frames", chunk_frames,
             "--record", tmp_path / "live.wav", "--log", tmp_path / "live.jsonl")
-    run_cli("engine.generate", *common, "--seconds", total / 50, "--out", tmp_path / "offline.wav")
+    run_cli("mg_live.engine.generate", *common, "--seconds", total / 50, "--out", tmp_path / "offline.wav")
     live, _ = sf.read(tmp_path / "live.wav", dtype="float32", always_2d=True)
     offline, _ = sf.read(tmp_path / "offline.wav", dtype="float32", always_2d=True)
     assert live.shape == (int(seconds * 32000), 2 if name == "stereo" else 1)
