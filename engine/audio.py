@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,8 @@ class RingBuffer:
         self.written = 0  # total samples ever written
         self.read = 0  # total samples ever read
         self.underruns = 0
+        self.underrun_at: deque[int] = deque(maxlen=1024)  # where each underrun happened (samples played)
+        self.low_water = capacity  # the least that was waiting after a read, since the engine last looked
         self._last = np.zeros(channels, np.float32)
         self._ramp = np.linspace(1, 0, FADE_SAMPLES, endpoint=False, dtype=np.float32)[:, None]
 
@@ -55,6 +58,7 @@ class RingBuffer:
         out[:first] = self.data[start : start + first]
         out[first:take] = self.data[: take - first]
         self.read += take
+        self.low_water = min(self.low_water, available - take)
         if take:
             self._last[:] = out[take - 1]
         if take == n:
@@ -63,21 +67,25 @@ class RingBuffer:
         out[take : take + fade] = self._last * self._ramp[:fade]
         out[take + fade :] = 0
         self._last[:] = 0
-        self.underruns += not self.ended
+        if not self.ended:
+            self.underruns += 1
+            self.underrun_at.append(self.read)
         return False
 
 
 class Sink:
-    """Base: a ring buffer and the pace at which it drains. `buffer_samples` is how far the engine may
-    run ahead of what has been heard (control latency grows with it)."""
+    """Base: a ring buffer and the pace at which it drains. `target` (samples) is how far the engine may run
+    ahead of what has been heard (control latency grows with it); it moves between `floor` and `ceiling`
+    (see AdaptiveBuffer). `block` is how many samples the consumer takes at a time."""
 
     paced = True
+    block = 512
 
     def __init__(self, sample_rate: int, channels: int, buffer_ms: float):
         self.sample_rate, self.channels = sample_rate, channels
-        self.buffer_samples = max(1, int(sample_rate * buffer_ms / 1000))
-        # room for one second of overshoot beyond the target fill
-        self.ring = RingBuffer(self.buffer_samples + sample_rate, channels, start_fill=self.buffer_samples)
+        self.ceiling = self.target = max(1, int(sample_rate * buffer_ms / 1000))
+        # room for one second of overshoot beyond the target; playback starts once the buffer is primed
+        self.ring = RingBuffer(self.ceiling + sample_rate, channels, start_fill=self.ceiling)
 
     @property
     def played(self) -> int:
@@ -88,7 +96,7 @@ class Sink:
         return self.ring.underruns
 
     def has_room(self) -> bool:
-        return self.ring.fill < self.buffer_samples
+        return self.ring.fill < self.target
 
     def wait_for_room(self, stop: threading.Event) -> None:
         while not self.has_room() and not stop.is_set():
@@ -115,6 +123,43 @@ class Sink:
     def close(self) -> None: ...
 
 
+class AdaptiveBuffer:
+    """How far generation runs ahead of the ear, adjusted as it plays. It starts safe, at the ceiling
+    (`--buffer-ms`); while frames come steadily it shrinks slowly toward what the recent frame times need
+    (twice the worst frame of the last seconds, plus a chunk and the consumer's block); after a near miss
+    (the buffer ran below a quarter of its target, or under) it grows at once and holds for a while."""
+
+    SHRINK_PER_SECOND = 0.004  # seconds of target given up per second of steady playing
+    HOLD_SECONDS = 10.0
+
+    def __init__(self, sink: Sink, chunk_samples: int, enabled: bool = True):
+        self.sink, self.chunk, self.enabled = sink, chunk_samples, enabled
+        rate = sink.sample_rate
+        self.floor = min(sink.ceiling, sink.block + chunk_samples + int(0.005 * rate))
+        self.hold_until = time.monotonic() + self.HOLD_SECONDS
+        self.last = time.monotonic()
+        self.near_misses = 0
+
+    def update(self, worst_recent_ms: float) -> None:
+        """Once per chunk, from the engine's thread."""
+        sink, now = self.sink, time.monotonic()
+        elapsed, self.last = now - self.last, now
+        low, sink.ring.low_water = sink.ring.low_water, sink.ring.capacity
+        if not self.enabled or not sink.ring.started or sink.ring.ended:
+            return
+        if low < sink.target // 4:
+            self.near_misses += 1
+            sink.target = min(sink.ceiling, int(sink.target * 1.5) + self.chunk)
+            self.hold_until = now + self.HOLD_SECONDS
+            return
+        need = int(2 * worst_recent_ms / 1000 * sink.sample_rate) + self.chunk + sink.block
+        need = max(self.floor, min(sink.ceiling, need))
+        if need > sink.target:
+            sink.target = need
+        elif now >= self.hold_until:
+            sink.target = max(need, sink.target - int(self.SHRINK_PER_SECOND * elapsed * sink.sample_rate))
+
+
 class UnpacedSink(Sink):
     """Offline rendering: everything is 'played' the moment it is written."""
 
@@ -131,9 +176,10 @@ class UnpacedSink(Sink):
 class ClockSink(Sink):
     """No sound card (`--no-audio`): a thread drains the buffer at the sample rate, by the wall clock."""
 
-    def __init__(self, sample_rate: int, channels: int, buffer_ms: float, block: int = 320):
+    block = 320
+
+    def __init__(self, sample_rate: int, channels: int, buffer_ms: float):
         super().__init__(sample_rate, channels, buffer_ms)
-        self.block = block
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mg-clock-sink", daemon=True)
 
@@ -160,6 +206,7 @@ class SoundDeviceSink(Sink):
 
     def __init__(self, sample_rate: int, channels: int, buffer_ms: float, device=None, blocksize: int = 512):
         super().__init__(sample_rate, channels, buffer_ms)
+        self.block = blocksize
         try:
             import sounddevice as sd
         except OSError as e:  # the PortAudio library itself is missing

@@ -61,3 +61,37 @@ def chord_chroma(pitch_classes: list[int], frames: int) -> np.ndarray | None:
         return None
     sequence = [classes[(i // FRAMES_PER_NOTE) % len(classes)] for i in range(frames)]
     return np.eye(12, dtype=np.float32)[sequence][None]
+
+
+class Melody:
+    """What a melody model follows, as a chroma for each context.
+
+    A recording (mono, 32 kHz): past one context the reference (audiocraft's extended generation) takes
+    each context's chroma from the 30 s of the recording that start at the context's time offset, looping
+    the recording; within one context it takes the whole recording's. A fixed chroma (a chord held on a
+    keyboard, or one given directly) is the same for every context. `start_frame` is the global frame the
+    recording's start is aligned with (the first context that follows it).
+    """
+
+    def __init__(self, audio: np.ndarray | None = None, chroma: np.ndarray | None = None, start_frame: int = 0,
+                 extended: bool = True, frames_per_second: int = 50, seconds: float = 30.0):
+        self.audio, self.chroma, self.start_frame, self.extended = audio, chroma, start_frame, extended
+        self.hop = SAMPLE_RATE // frames_per_second
+        self.segment = int(seconds * SAMPLE_RATE)
+
+    @classmethod
+    def from_recording(cls, audio: np.ndarray, rate: int, **kwargs) -> "Melody":
+        """audio [channels, samples] at any rate."""
+        from .generation import resample
+
+        return cls(audio=resample(np.asarray(audio, np.float32), rate, SAMPLE_RATE).mean(axis=0), **kwargs)
+
+    def chroma_at(self, frames_before: int) -> np.ndarray:
+        """One-hot chroma [1, frames, 12] for a context whose frame 0 is global frame `frames_before`."""
+        if self.audio is None:
+            return self.chroma
+        if not self.extended:
+            return melody_chroma(self.audio[None], SAMPLE_RATE)
+        first = (frames_before - self.start_frame) * self.hop
+        positions = np.arange(first, first + self.segment) % len(self.audio)
+        return melody_chroma(self.audio[positions][None], SAMPLE_RATE)

@@ -314,7 +314,7 @@ SOURCE = r"""
   float* red = smem + B * (F > D + H * NSPLIT ? F : D + H * NSPLIT);  // after every staged vector
   unsigned int* bar = const_cast<unsigned int*>(barrier);
   T* kv_cache = const_cast<T*>(cache);
-  const int position = offset[0];
+  const int row0 = where[0], position = where[1];  // the context's first cache row, this step's position
   constexpr int WARPS = NB * NW;
   constexpr int COLS_QKV = (3 * D + WARPS - 1) / WARPS > 4 ? 4 : (3 * D + WARPS - 1) / WARPS;
   constexpr int COLS_D = (D + WARPS - 1) / WARPS > 4 ? 4 : (D + WARPS - 1) / WARPS;
@@ -329,13 +329,13 @@ SOURCE = r"""
       q_buf[b * D + c] = y;
     } else {
       const int h = c / HD, d = c % HD;
-      put(kv_cache + (((size_t)(which - 1) * B + b) * H + h) * KEYS_STRIDE + (size_t)position * HD + d, y);
+      put(kv_cache + (((size_t)(which - 1) * R + row0 + b) * H + h) * KEYS_STRIDE + (size_t)position * HD + d, y);
     }
   });
   grid_barrier(bar);
   // 2. self-attention over positions 0..position
-  attend<T, B, H, HD, NSPLIT>(q_buf, kv_cache, kv_cache + (size_t)B * H * KEYS_STRIDE, MAX_LEN, position + 1,
-                              nullptr, part, smem);
+  attend<T, B, H, HD, NSPLIT>(q_buf, kv_cache + (size_t)row0 * H * KEYS_STRIDE,
+                              kv_cache + (size_t)(R + row0) * H * KEYS_STRIDE, MAX_LEN, position + 1, nullptr, part, smem);
   grid_barrier(bar);
   // 3. x + out_proj(attention)
   merge_attention<B, H, HD, NSPLIT>(part, smem);
@@ -365,7 +365,7 @@ SOURCE = r"""
   matvec<T, B, F, COLS_D>(w_fc2, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_out + b * D + n) + y; });
 """
 
-INPUTS = ["x", "offset", "barrier", "ln1_w", "ln1_b", "w_qkv", "w_o", "cache", "ln2_w", "ln2_b", "w_q",
+INPUTS = ["x", "where", "barrier", "ln1_w", "ln1_b", "w_qkv", "w_o", "cache", "ln2_w", "ln2_b", "w_q",
           "cross_kv", "cross_mask", "w_co", "ln3_w", "ln3_b", "w_fc1", "w_fc2"]
 OUTPUTS = ["x_out", "q_buf", "part", "h_buf"]
 
@@ -427,16 +427,16 @@ def launch_shape(decoder, batch: int, max_len: int) -> tuple[int, int, int]:
     return blocks, nsplit, 4 * floats
 
 
-def fits(decoder, x: mx.array, cache: list, cross: list | None) -> bool:
+def fits(decoder, x: mx.array, cache: list, cross: mx.array | None) -> bool:
     """Whether this step runs as fused layers: `usable`, and its shared memory within the device's."""
     max_len = cache[0].shape[3]
-    return (usable(decoder, x.dtype) and (not cross or cross[0].shape[3] <= max_len)
+    return (usable(decoder, x.dtype) and (cross is None or cross.shape[4] <= max_len)
             and launch_shape(decoder, x.shape[0], max_len)[2] <= device_limits()[1])
 
 
-def layers(decoder, x: mx.array, offset: mx.array, cache: list, cross: list | None,
-           cross_mask: mx.array | None) -> mx.array:
-    """All decoder layers for x [B, 1, D] at position `offset`; writes each layer's cache in place."""
+def layers(decoder, x: mx.array, span, cache: list, cross: mx.array | None, cross_mask: mx.array | None) -> mx.array:
+    """All decoder layers for x [B, 1, D], one position of one context (`span`: its cache rows and
+    position); writes each layer's cache in place. The cache holds [2, rows, heads, max_len, head_dim]."""
     cfg = decoder.cfg
     batch, _, dim = x.shape
     heads, ffn = cfg.num_attention_heads, cfg.ffn_dim
@@ -444,7 +444,7 @@ def layers(decoder, x: mx.array, offset: mx.array, cache: list, cross: list | No
     max_len = cache[0].shape[3]
     blocks, nsplit, shared = launch_shape(decoder, batch, max_len)
     dtype = x.dtype
-    template = [("T", dtype), ("B", batch), ("H", heads), ("HD", head_dim), ("F", ffn), ("MAX_LEN", max_len),
+    template = [("T", dtype), ("B", batch), ("R", cache[0].shape[1]), ("H", heads), ("HD", head_dim), ("F", ffn), ("MAX_LEN", max_len),
                 ("NSPLIT", nsplit), ("NB", blocks), ("CROSS", cross is not None)]
     barrier, no_mask = _constants(threading.get_ident())
     kernel = _kernel(shared)
@@ -453,7 +453,7 @@ def layers(decoder, x: mx.array, offset: mx.array, cache: list, cross: list | No
         # Melody models have no cross-attention: its inputs get stand-ins of the right types, never read.
         attn = layer.encoder_attn if cross is not None else None
         norm = layer.encoder_attn_layer_norm if attn else layer.final_layer_norm
-        inputs = [h, offset, barrier,
+        inputs = [h, span.where, barrier,
                   layer.self_attn_layer_norm.weight, layer.self_attn_layer_norm.bias,
                   layer.self_attn.qkv_proj.weight, layer.self_attn.out_proj.weight, cache[i],
                   norm.weight, norm.bias, attn.q_proj.weight if attn else layer.fc1.weight,

@@ -86,15 +86,15 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, RuntimeError) as e:
             print(f"mg-generate: {args.continue_from}: cannot read audio ({e})", file=sys.stderr)
             return 2
-    chroma = None
+    melody = None
     if args.melody:
         if not loaded.config.is_melody:
             print(f"mg-generate: {args.model} is not a melody model (try facebook/musicgen-melody)", file=sys.stderr)
             return 2
-        from .chroma import melody_chroma
+        from .chroma import Melody
 
         try:
-            chroma = melody_chroma(*read_audio(args.melody))
+            melody = Melody.from_recording(*read_audio(args.melody))
         except (OSError, RuntimeError) as e:
             print(f"mg-generate: {args.melody}: cannot read audio ({e})", file=sys.stderr)
             return 2
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     with tqdm(total=frames, unit="frame", desc="generating", file=sys.stderr) as bar:
         codes = generate_codes(loaded.model, loaded.tokenizer, args.prompt, frames, sampling_from(args),
                                seed=args.seed, progress=bar.update, prompt_codes=prompt_codes,
-                               extend_stride=args.extend_stride, chroma=chroma)
+                               extend_stride=args.extend_stride, melody=melody)
     audio = decode_audio(loaded.model, codes)[0]
     elapsed = time.perf_counter() - start
     write_audio(args.out, audio, loaded.config.sample_rate)

@@ -28,7 +28,9 @@ def _sinusoids(num_positions: int, dim: int) -> np.ndarray:
     return np.pad(table, ((0, 0), (0, dim % 2))).astype(np.float32)
 
 
+@lru_cache(maxsize=8)
 def sinusoids(num_positions: int, dim: int) -> mx.array:
+    """As a device array, made once (as the reference, the table grows past 2048 when a context needs it)."""
     return mx.array(_sinusoids(num_positions, dim))
 
 
@@ -49,6 +51,19 @@ def merge_heads(x: mx.array) -> mx.array:
     return x.transpose(0, 2, 1, 3).reshape(batch, length, -1)
 
 
+class Span:
+    """One decoder context's positions in a pass: `length` positions from cache position `start` in the
+    cache rows from `rows` (a context's rows: conditional, then unconditional). `rows` and `length` are
+    static (part of a compiled pass's shape); `start` is an int32 array of shape (1,)."""
+
+    def __init__(self, rows: int, length: int, start: mx.array, max_len: int, dtype=mx.float32):
+        self.rows, self.length = rows, length
+        self.positions = start + mx.arange(length, dtype=mx.int32)
+        self.where = mx.concatenate([mx.array([rows], mx.int32), start])  # slice_update's (row, position)
+        # Causal over the static cache; additive, built once per pass (backends convert bool masks per call).
+        self.mask = mx.where(mx.arange(max_len)[None, :] <= self.positions[:, None], 0.0, -mx.inf).astype(dtype)
+
+
 def add_linear(x: mx.array, layer: nn.Module, h: mx.array) -> mx.array:
     """x + layer(h); one fused kernel (addmm) for a plain bias-free linear, the plain sum otherwise."""
     if type(layer) is nn.Linear and "bias" not in layer:
@@ -63,13 +78,21 @@ class SelfAttention(nn.Module):
         self.qkv_proj = nn.Linear(dim, 3 * dim, bias=False)
         self.out_proj = nn.Linear(dim, dim, bias=False)
 
-    def __call__(self, x, kv_cache, offset, mask):
-        """x [B, T, D]; kv_cache [2, B, heads, max_len, head_dim] is written at `offset` in one update.
-        Returns the attention output before out_proj (so the caller can fuse the residual add)."""
-        qkv = split_heads(self.qkv_proj(x), 3, self.num_heads)
-        kv_cache = mx.slice_update(kv_cache, qkv[1:].astype(kv_cache.dtype), offset, axes=(3,))
-        out = mx.fast.scaled_dot_product_attention(qkv[0], kv_cache[0], kv_cache[1], scale=self.scale, mask=mask)
-        return merge_heads(out), kv_cache
+    def __call__(self, x, kv_cache, spans):
+        """x [B, T, D]: the spans' positions side by side, one span per decoder context in this pass.
+        kv_cache [2, rows, heads, max_len, head_dim]; each span writes its keys and values into its own rows
+        at its start and attends causally over them. Returns the attention output before out_proj (so the
+        caller can fuse the residual add)."""
+        h = self.qkv_proj(x)
+        out, at = [], 0
+        for span in spans:
+            qkv = split_heads(h if len(spans) == 1 else h[:, at : at + span.length], 3, self.num_heads)
+            kv_cache = mx.slice_update(kv_cache, qkv[1:].astype(kv_cache.dtype), span.where, axes=(1, 3))
+            rows = slice(span.rows, span.rows + qkv.shape[1])
+            out.append(merge_heads(mx.fast.scaled_dot_product_attention(
+                qkv[0], kv_cache[0, rows], kv_cache[1, rows], scale=self.scale, mask=span.mask)))
+            at += span.length
+        return out[0] if len(out) == 1 else mx.concatenate(out, axis=1), kv_cache
 
 
 class CrossAttention(nn.Module):
@@ -104,8 +127,8 @@ class DecoderLayer(nn.Module):
         self.fc2 = nn.Linear(cfg.ffn_dim, dim, bias=False)
         self.cross_attention = cross_attention
 
-    def __call__(self, x, kv_cache, offset, self_mask, cross_kv, cross_mask):
-        h, kv_cache = self.self_attn(self.self_attn_layer_norm(x), kv_cache, offset, self_mask)
+    def __call__(self, x, kv_cache, spans, cross_kv, cross_mask):
+        h, kv_cache = self.self_attn(self.self_attn_layer_norm(x), kv_cache, spans)
         x = add_linear(x, self.self_attn.out_proj, h)
         if self.cross_attention:
             h = self.encoder_attn(self.encoder_attn_layer_norm(x), cross_kv, cross_mask)
@@ -129,26 +152,36 @@ class Decoder(nn.Module):
         rows = tokens + (mx.arange(K, dtype=tokens.dtype) * (V + 1))[None, :, None]
         return self.embed[rows].sum(axis=1)
 
-    def __call__(self, x, offset, cache, cross, cross_mask=None):
-        """x [B, T, D] input embeddings (positions added here), offset: int32 array of shape (1,)
-        → (logits [B, K, T, V] float32, new cache). `cache` holds one static [2, B, heads, max_len,
-        head_dim] array per layer, `cross` the per-prompt cross-attention keys/values (None for melody)."""
-        batch, length, _ = x.shape
+    def __call__(self, x, spans, cache, cross, cross_mask=None):
+        """x [B, T, D] input embeddings of the spans' positions side by side (positions are added here);
+        spans: `Span`s (one per decoder context in this pass); `cache` holds one static
+        [2, rows, heads, max_len, head_dim] array per layer, `cross` the per-prompt cross-attention
+        keys/values (None for melody) → (hidden states [B, T, D] before the final norm, new cache)."""
+        positions = mx.concatenate([span.positions for span in spans]) if len(spans) > 1 else spans[0].positions
         max_len = cache[0].shape[3]
-        positions = offset + mx.arange(length)
-        x = x + sinusoids(self.cfg.max_position_embeddings, self.cfg.hidden_size)[positions].astype(x.dtype)
-        if length == 1 and cuda_decoder.fits(self, x, cache, cross):  # a kernel per layer, cache written in place
-            x, new_cache = cuda_decoder.layers(self, x, offset, cache, cross, cross_mask), cache
-        else:
-            # Causal over the static cache; additive, built once per step (backends convert bool masks per call).
-            self_mask = mx.where(mx.arange(max_len)[None, :] <= positions[:, None], 0.0, -mx.inf).astype(x.dtype)
-            new_cache = []
-            for layer, kv_cache, cross_kv in zip(self.layers, cache, cross or [None] * len(self.layers)):
-                x, kv_cache = layer(x, kv_cache, offset, self_mask, cross_kv, cross_mask)
-                new_cache.append(kv_cache)
-        logits = self.lm_heads(self.layer_norm(x)).astype(mx.float32)
-        K, V = self.cfg.num_codebooks, self.cfg.vocab_size
-        return logits.reshape(batch, length, K, V).transpose(0, 2, 1, 3), new_cache
+        x = x + sinusoids(max(self.cfg.max_position_embeddings, max_len), self.cfg.hidden_size)[positions].astype(x.dtype)
+        if len(spans) == 1 and spans[0].length == 1 and cuda_decoder.fits(self, x, cache, cross):
+            # a kernel per layer, cache written in place
+            return cuda_decoder.layers(self, x, spans[0], cache, cross, cross_mask), cache
+        new_cache = []
+        for i, (layer, kv_cache) in enumerate(zip(self.layers, cache)):
+            cross_kv = None if cross is None else cross[i]
+            x, kv_cache = layer(x, kv_cache, spans, cross_kv, cross_mask)
+            new_cache.append(kv_cache)
+        return x, new_cache
+
+    def logits(self, hidden: mx.array) -> mx.array:
+        """hidden [B, N, D] → logits [B, K, N, V] float32 (only where a pass samples: the heads are wide)."""
+        batch, length, _ = hidden.shape
+        logits = self.lm_heads(self.layer_norm(hidden)).astype(mx.float32)
+        return logits.reshape(batch, length, self.cfg.num_codebooks, -1).transpose(0, 2, 1, 3)
+
+    def teacher_forced(self, x: mx.array, cross, cross_mask=None) -> mx.array:
+        """x [B, T, D] at positions 0..T-1 on a fresh cache → logits [B, K, T, V] (for checks)."""
+        length = x.shape[1]
+        hidden, _ = self(x, [Span(0, length, mx.array([0], mx.int32), length, x.dtype)],
+                         self.new_cache(x.shape[0], length), cross, cross_mask)
+        return self.logits(hidden)
 
     def new_cache(self, batch: int, max_len: int, dtype=None) -> list:
         heads = self.cfg.num_attention_heads

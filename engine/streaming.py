@@ -1,11 +1,17 @@
 """The streaming engine: frames from the decoder, each decoded once by the incremental EnCodec decoder,
-straight into a sink's ring buffer. Parameter changes arrive on a thread-safe queue and take effect at
-the next frame boundary; each applied change is reported with the frame and step it took effect at.
+straight into a sink's ring buffer, every frame on time.
+
+Three parts, each readable on its own:
+- `StreamingEngine.run`: the frame loop — wait for room, make a chunk of frames, decode it, hand the one
+  before it to the sink (one host sync per chunk), measure how long it took;
+- `Steering`: the controls — each parameter's setter (named by the registry), applied at frame boundaries;
+  what needs preparing (text through T5, a file) is prepared off the frame path and applies when ready;
+  glides, morphs, the event log, replay;
+- `Metrics` (metrics.py) and `AdaptiveBuffer` (audio.py): frame times, underruns, latency, the buffer.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import queue
@@ -18,18 +24,18 @@ from pathlib import Path
 import mlx.core as mx
 import numpy as np
 
-from .audio import Recorder, Sink
+from .audio import AdaptiveBuffer, Recorder, Sink
+from .chroma import Melody, chord_chroma
+from .conditioning import Blend, Conditioner
 from .encodec import StreamingDecoder
-from .chroma import chord_chroma, melody_chroma
-from .conditioning import Conditioner
-from .generation import HORIZON_FRAMES, FrameGenerator, SamplingParams
+from .frames import HORIZON_FRAMES, FrameGenerator
 from .loading import Loaded
+from .metrics import EventLog, Metrics
+from .params import BY_NAME, SAMPLING_FIELDS
+from .prepare import Preparer
+from .sampling import SamplingParams
 
 log = logging.getLogger("mg-live")
-
-# engine parameter → SamplingParams field
-SAMPLING_FIELDS = {"cfg": "cfg_scale", "temperature": "temperature", "top_k": "top_k", "top_p": "top_p"}
-
 
 @dataclass
 class Change:
@@ -40,157 +46,209 @@ class Change:
     arrived: float = field(default_factory=time.perf_counter)
 
 
-@dataclass
-class Metrics:
-    frames: int = 0
-    samples: int = 0
-    generating_seconds: float = 0.0  # wall time spent generating and decoding (not waiting for room)
-    reprimes: int = 0
-    latencies_ms: deque = field(default_factory=lambda: deque(maxlen=256))
+class Steering:
+    """Applies parameter changes at frame boundaries, through the setter the registry names for each.
 
-    def rtf(self, sample_rate: int) -> float:
-        """Audio seconds made per wall second of work; > 1 is faster than real time."""
-        return self.samples / sample_rate / self.generating_seconds if self.generating_seconds else 0.0
+    A change whose work can take longer than a frame (a prompt through T5 and the cross-attention
+    projections, a melody file) is prepared on the `Preparer`'s thread and applies at the first boundary
+    after it is ready, in the order the changes came; it is logged at the frame and step it took effect at,
+    which is where a replay applies it (preparing inline)."""
 
-
-class EventLog:
-    """JSON Lines: a header, then one line per applied change (see README: event log)."""
-
-    def __init__(self, path: Path, header: dict):
-        self.file = open(path, "w", buffering=1)
-        self.write({"mg_live_log": 1, **header})
-
-    def write(self, record: dict) -> None:
-        self.file.write(json.dumps(record) + "\n")
-
-    def close(self) -> None:
-        self.file.close()
-
-
-class StreamingEngine:
-    def __init__(self, loaded: Loaded, prompt: str, params: SamplingParams, sink: Sink, seed: int = 0,
-                 window_seconds: float = 10.0, recorder: Recorder | None = None, log_path: Path | None = None,
-                 total_frames: int | None = None, horizon: int = HORIZON_FRAMES, chunk_frames: int = 1,
-                 model_name: str = "", codes_path: Path | None = None, morph_seconds: float = 0.0,
-                 prompt_codes: np.ndarray | None = None, header: dict | None = None):
-        self.loaded, self.sink = loaded, sink
-        # "main": the recording asked for at start; "session": the one /mg/record starts and stops
-        self.recorders: dict[str, Recorder] = {"main": recorder} if recorder else {}
-        model, cfg = loaded.model, loaded.config
-        self.fps, self.hop, self.channels = cfg.frames_per_second, cfg.codec.hop_length, cfg.audio_channels
-        self.params, self.window_seconds, self.seed = params, window_seconds, seed
-        self.morph_seconds = morph_seconds
-        self.chunk_frames = chunk_frames
-        self.conditioner = Conditioner(model, loaded.tokenizer, prompt)
-        self.conditioner.morph_frames = round(morph_seconds * self.fps)
-        # Always guided, so that guidance can be turned up live from 1.
-        self.generator = FrameGenerator(model, *self.conditioner.current, params, seed, horizon=horizon,
-                                        window_frames=self.window_frames(window_seconds),
-                                        total_frames=total_frames, guided=True, prompt=prompt_codes)
-        self.paused = False
-        self.rejected = 0  # changes that could not be applied (e.g. an unreadable melody file)
-        self.codes_path, self._codes = codes_path, []  # only kept when asked for (a few bytes per frame)
-        self.replay: deque = deque()  # logged changes to apply at their decoder step (see load_replay)
-        self._glides: dict[str, list] = {}  # sampling field → [start, target, frames, frames done]
-        self.codec = StreamingDecoder(model.audio_encoder)  # stereo: left and right as a batch of two
-        self.latency_samples = self.codec.latency_samples
+    def __init__(self, engine: "StreamingEngine"):
+        self.engine = engine
         self.changes: queue.SimpleQueue[Change] = queue.SimpleQueue()
-        self.metrics = Metrics()
-        self.stop_event = threading.Event()
-        self._probes: deque = deque()  # (first sample generated with a change, its arrival time)
-        self.log = None
-        if log_path:
-            self.log = EventLog(log_path, {
-                "model": model_name, "dtype": loaded.dtype, "quantize": loaded.quantize, "seed": seed,
-                "sample_rate": cfg.sample_rate, "channels": self.channels, "frames_per_second": self.fps,
-                "total_frames": total_frames, "horizon": horizon, "settings": self.settings(), **(header or {}),
-            })
+        self.pending: deque = deque()  # (change, job, activate) waiting for their preparation
+        self.replay: deque = deque()  # logged changes, applied at the decoder step each took effect at
+        self.requested = engine.conditioner.blend  # the blend every change so far asks for
+        self._glides: dict[str, list] = {}  # param → [start, target, frames, frames done]
+        self._probes: deque = deque()  # [first sample touched, first sample all new, arrival, onset seen]
 
-    @property
-    def prompt(self) -> str:
-        return self.conditioner.slots[0][0]
+    # --- frame boundaries ---------------------------------------------------------------------------
 
-    def settings(self) -> dict:
-        return {"prompt": self.prompt, "negative": self.conditioner.negative, "cfg": self.params.cfg_scale,
-                "temperature": self.params.temperature, "top_k": self.params.top_k, "top_p": self.params.top_p,
-                "window": self.window_seconds, "morph": self.morph_seconds, "seed": self.seed,
-                "slots": {str(n): list(v) for n, v in self.conditioner.slots.items() if n}}
+    def at_boundary(self) -> None:
+        """Before a chunk: queued changes apply (or start preparing); prepared ones that are ready apply."""
+        while True:
+            try:
+                change = self.changes.get_nowait()
+            except queue.Empty:
+                break
+            self.apply(change)
+        self._activate_ready()
 
-    def window_frames(self, seconds: float) -> int:
-        return max(1, round(seconds * self.fps))
+    def _activate_ready(self) -> None:
+        while self.pending and self.pending[0][1].ready():
+            change, job, activate = self.pending.popleft()
+            self._activate(change, job, activate)
 
-    def submit(self, param: str, value, source: str = "api", glide: float = 0.0) -> None:
-        """Thread-safe: queue a change; it takes effect at the next frame boundary."""
-        self.changes.put(Change(param, value, source, glide))
+    def at_frame(self) -> None:
+        """Before each frame: replayed changes due at this step, glides, the morph's next keys and values."""
+        gen = self.engine.generator
+        while self.replay and self.replay[0]["step"] <= gen.steps:
+            record = self.replay.popleft()
+            self.apply(Change(record["param"], record["value"], record.get("source", "replay"), record.get("glide", 0.0)))
+        self._advance_glides()
+        if self.engine.conditioner.advance():
+            gen.set_cross(self.engine.conditioner.cross, self.engine.conditioner.cross_mask)
 
-    def _apply(self, change: Change) -> None:
-        """At a frame boundary. Values: prompt/negative text; slot_prompt [n, text]; slot_weight [n, weight];
-        window and morph in seconds; seed an int; the sampling fields; play/pause/reset none; record a file
-        path (None stops recording); melody a recording's path or the held pitch classes (melody models)."""
-        gen, cond, p, value = self.generator, self.conditioner, change.param, change.value
-        frame, step = gen.emitted, gen.steps  # where it takes effect (before a reset restarts the context)
-        if p in ("prompt", "slot_prompt", "slot_weight"):
-            slot, new = (0, value) if p == "prompt" else (int(value[0]), value[1])
-            text, weight = cond.slots.get(slot, ("", 0.0))  # a new slot is silent until given weight
-            cond.slots[slot] = (text, float(new)) if p == "slot_weight" else (str(new), weight)
-            cond.retarget()
-        elif p == "negative":
-            cond.negative = str(value)
-        elif p == "melody":
-            cond.chroma = self._melody(value)
-        elif p == "morph":
-            self.morph_seconds = float(value)
-            cond.morph_frames = round(self.morph_seconds * self.fps)
-        elif p in SAMPLING_FIELDS:
-            frames = round(change.glide * self.fps)
-            if frames > 0:
-                self._glides[p] = [getattr(self.params, SAMPLING_FIELDS[p]), value, frames, 0]
-            else:
-                self._glides.pop(p, None)
-                self._set_sampling(p, value)
-        elif p == "window":
-            self.window_seconds = float(value)
-            gen.set_window(self.window_frames(self.window_seconds))
-        elif p == "seed":
-            self.seed = int(value)
-            gen.stepper.key = mx.random.key(self.seed)
-        elif p in ("play", "pause"):
-            self.paused = p == "pause"
-            self.sink.set_paused(self.paused)
-        elif p == "reset":
-            gen.restart()
-        elif p == "record":
-            if "session" in self.recorders:
-                self.recorders.pop("session").close()
-            if value:
-                self.recorders["session"] = Recorder(Path(value), self.sink.sample_rate, self.channels)
-        else:
-            raise ValueError(f"unknown engine parameter {p!r}")
-        if p in ("prompt", "slot_prompt", "slot_weight", "negative", "melody"):
-            gen.stepper.set_condition(*cond.current, cond.negative_condition(), chroma=cond.chroma)
-        # The first frame generated entirely after the change: codebook k of frame F comes delay[k]
-        # steps after codebook 0, so frames before F + max_delay were partly generated before it.
-        self._probes.append(((frame + gen.pattern.max_delay) * self.hop, change.arrived))
-        if self.log:
-            self.log.write({"frame": frame, "step": step, "t": round(frame / self.fps, 4),
-                            "source": change.source, "param": p, "value": value}
-                           | ({"glide": change.glide} if change.glide else {}))
+    def apply(self, change: Change) -> None:
+        """Through the parameter's setter; a change that cannot apply is counted and the music goes on."""
+        try:
+            getattr(self, BY_NAME[change.param].setter)(change)
+        except (ValueError, OSError, RuntimeError, KeyError) as e:
+            self._fault(change, e)
 
-    def _melody(self, value) -> mx.array | None:
-        """A recording's path, or the pitch classes held on a keyboard, or nothing → the chroma to follow."""
-        if not self.loaded.config.is_melody:
-            raise ValueError("melody: this model has no melody conditioning")
+    def _fault(self, change: Change, error: Exception) -> None:
+        self.engine.metrics.faults += 1
+        log.warning("ignored %s from %s: %s", change.param, change.source, error)
+
+    def _prepare(self, change: Change, work, activate) -> None:
+        self.pending.append((change, self.engine.preparer.submit(work), activate))
+        self._activate_ready()  # prepared inline (offline, replay): it applies now, in order
+
+    def _activate(self, change: Change, job, activate) -> None:
+        try:
+            result = job.get()
+        except Exception as e:  # noqa: BLE001 - a file that cannot be read, a prompt that cannot encode
+            self._fault(change, e)
+            return
+        activate(result)
+        self._took_effect(change)
+
+    def _took_effect(self, change: Change) -> None:
+        """Logged with the frame and step it took effect at; latency probes resolve when it is heard."""
+        gen, engine = self.engine.generator, self.engine
+        frame, hop = gen.emitted, engine.hop
+        # Frame F is touched first (its finest codebooks are sampled next); from F + max_delay on, every
+        # codebook of a frame was sampled after the change.
+        self._probes.append([frame * hop, (frame + gen.max_delay) * hop, change.arrived, False])
+        if engine.log:
+            engine.log.write({"frame": frame, "step": gen.steps, "t": round(frame / engine.fps, 4),
+                              "source": change.source, "param": change.param, "value": change.value}
+                             | ({"glide": change.glide} if change.glide else {}))
+
+    def resolve_probes(self, played: int) -> None:
+        """Control to ear, twice: to the first sample of the first frame the change touched (its onset), and
+        to the first sample of the first frame made entirely after it."""
+        now, metrics = time.perf_counter(), self.engine.metrics
+        for probe in self._probes:
+            if probe[0] < played and not probe[3]:
+                probe[3] = True
+                metrics.onsets_ms.append((now - probe[2]) * 1000)
+        while self._probes and self._probes[0][1] < played:
+            metrics.latencies_ms.append((now - self._probes.popleft()[2]) * 1000)
+
+    # --- the setters (the registry names them) ------------------------------------------------------
+
+    def _blend(self, change: Change, blend: Blend) -> None:
+        """A prompt, slot or negative prompt: compose the new blend off the frame path, then morph to it
+        (melody models: a new decoder context reads it and takes over when it is built)."""
+        self.requested = blend
+        conditioner, generator = self.engine.conditioner, self.engine.generator
+
+        def activate(composition) -> None:
+            conditioner.start(composition)
+            if conditioner.melody_model:
+                generator.restart(new_prefix=True)
+            elif not conditioner.morphing:
+                generator.set_cross(conditioner.cross, conditioner.cross_mask)
+
+        self._prepare(change, lambda: conditioner.compose(blend), activate)
+
+    def set_prompt(self, change: Change) -> None:
+        self._blend(change, self.requested.slot(0, text=str(change.value)))
+
+    def set_negative(self, change: Change) -> None:
+        self._blend(change, self.requested.with_negative(str(change.value)))
+
+    def set_slot_prompt(self, change: Change) -> None:
+        slot, text = change.value
+        self._blend(change, self.requested.slot(int(slot), text=str(text)))
+
+    def set_slot_weight(self, change: Change) -> None:
+        slot, weight = change.value
+        self._blend(change, self.requested.slot(int(slot), weight=float(weight)))
+
+    def set_melody(self, change: Change) -> None:
+        """A recording's path (read and analysed off the frame path), the pitch classes held on a keyboard,
+        or nothing (the null melody); a new decoder context follows it."""
+        engine = self.engine
+        if not engine.loaded.config.is_melody:
+            raise ValueError("this model has no melody conditioning")
+
+        def activate(melody) -> None:
+            engine.conditioner.set_melody(melody)
+            engine.generator.restart(new_prefix=True)
+
+        value = change.value
         if isinstance(value, str) and value:
-            import soundfile as sf
+            def work():
+                import soundfile as sf
 
-            audio, rate = sf.read(value, dtype="float32", always_2d=True)
-            return mx.array(melody_chroma(audio.T, rate))
-        chroma = chord_chroma(list(value or []), self.loaded.config.chroma_length)
-        return None if chroma is None else mx.array(chroma)
+                audio, rate = sf.read(value, dtype="float32", always_2d=True)
+                return Melody.from_recording(audio.T, rate, start_frame=None, extended=engine.extended)
+
+            self._prepare(change, work, activate)
+            return
+        chroma = chord_chroma(list(value or []), engine.loaded.config.chroma_length)
+        activate(None if chroma is None else Melody(chroma=chroma))
+        self._took_effect(change)
+
+    def set_sampling(self, change: Change) -> None:
+        frames = round(change.glide * self.engine.fps)
+        if frames > 0:
+            self._glides[change.param] = [getattr(self.engine.params, SAMPLING_FIELDS[change.param]), change.value,
+                                          frames, 0]
+        else:
+            self._glides.pop(change.param, None)
+            self._set_sampling(change.param, change.value)
+        self._took_effect(change)
+
+    def set_window(self, change: Change) -> None:
+        self.engine.window_seconds = float(change.value)
+        self.engine.generator.set_window(self.engine.window_frames(self.engine.window_seconds))
+        self._took_effect(change)
+
+    def set_morph(self, change: Change) -> None:
+        self.engine.morph_seconds = float(change.value)
+        self.engine.conditioner.morph_frames = round(self.engine.morph_seconds * self.engine.fps)
+        self._took_effect(change)
+
+    def set_seed(self, change: Change) -> None:
+        self.engine.seed = int(change.value)
+        self.engine.generator.set_seed(self.engine.seed)
+        self._took_effect(change)
+
+    def set_play(self, change: Change) -> None:
+        self.engine.set_paused(False)
+        self._took_effect(change)
+
+    def set_pause(self, change: Change) -> None:
+        self.engine.set_paused(True)
+        self._took_effect(change)
+
+    def reset(self, change: Change) -> None:
+        self.engine.generator.restart()
+        self._took_effect(change)
+
+    def set_record(self, change: Change) -> None:
+        """Start recording to a path (what was recording stops)."""
+        recorders = self.engine.recorders
+        if "session" in recorders:
+            recorders.pop("session").close()
+        recorders["session"] = Recorder(Path(change.value), self.engine.sink.sample_rate, self.engine.channels)
+        self._took_effect(change)
+
+    def stop_recording(self, change: Change) -> None:
+        if "session" in self.engine.recorders:
+            self.engine.recorders.pop("session").close()
+        self._took_effect(replace(change, param="record", value=None))
+
+    # --- glides --------------------------------------------------------------------------------------
 
     def _set_sampling(self, param: str, value) -> None:
-        self.params = replace(self.params, **{SAMPLING_FIELDS[param]: value})
-        self.generator.set_params(self.params)
+        engine = self.engine
+        engine.params = replace(engine.params, **{SAMPLING_FIELDS[param]: value})
+        engine.generator.set_params(engine.params)
 
     def _advance_glides(self) -> None:
         for param, glide in list(self._glides.items()):
@@ -201,56 +259,90 @@ class StreamingEngine:
             if done >= frames:
                 del self._glides[param]
 
-    def _apply_pending(self) -> None:
-        while self.replay and self.replay[0]["step"] <= self.generator.steps:
-            record = self.replay.popleft()
-            self._apply(Change(record["param"], record["value"], record.get("source", "replay"), record.get("glide", 0.0)))
-        while True:
-            try:
-                change = self.changes.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                self._apply(change)
-            except (ValueError, OSError, RuntimeError) as e:  # a change that cannot apply never stops the music
-                self.rejected += 1
-                log.warning("ignored %s from %s: %s", change.param, change.source, e)
 
-    def _next_frame(self) -> mx.array:
-        """One frame: replayed changes due at this step, then the morph's next condition, then the frame."""
-        if self.replay:
-            self._apply_pending()
-        self._advance_glides()
-        if self.conditioner.advance():
-            self.generator.stepper.set_condition(*self.conditioner.current, self.conditioner.negative_condition(),
-                                                 chroma=self.conditioner.chroma)
-        return self.generator.next_frame()
+class StreamingEngine:
+    def __init__(self, loaded: Loaded, prompt: str, params: SamplingParams, sink: Sink, seed: int = 0,
+                 window_seconds: float = 10.0, recorder: Recorder | None = None, log_path: Path | None = None,
+                 total_frames: int | None = None, horizon: int = HORIZON_FRAMES, chunk_frames: int = 1,
+                 model_name: str = "", codes_path: Path | None = None, morph_seconds: float = 0.0,
+                 prompt_codes: np.ndarray | None = None, header: dict | None = None, adaptive: bool = True,
+                 catch_up: int | None = None):
+        self.loaded, self.sink = loaded, sink
+        # "main": the recording asked for at start; "session": the one /mg/record starts and stops
+        self.recorders: dict[str, Recorder] = {"main": recorder} if recorder else {}
+        model, cfg = loaded.model, loaded.config
+        self.fps, self.hop, self.channels = cfg.frames_per_second, cfg.codec.hop_length, cfg.audio_channels
+        self.params, self.window_seconds, self.seed = params, window_seconds, seed
+        self.morph_seconds, self.chunk_frames = morph_seconds, chunk_frames
+        width = 0 if prompt_codes is None else prompt_codes.shape[1]
+        self.extended = total_frames is None or width + total_frames > horizon
+        self.preparer = Preparer(inline=not sink.paced)  # offline rendering and replay prepare inline
+        self.conditioner = Conditioner(model, loaded.tokenizer, prompt, guided=True, preparer=self.preparer)
+        self.conditioner.morph_frames = round(morph_seconds * self.fps)
+        # Always guided, so that guidance can be turned up live from 1.
+        self.generator = FrameGenerator(model, params, seed, horizon=horizon,
+                                        window_frames=self.window_frames(window_seconds), total_frames=total_frames,
+                                        guided=True, prompt=prompt_codes, cross=self.conditioner.cross,
+                                        cross_mask=self.conditioner.cross_mask,
+                                        prefixes=self.conditioner if cfg.is_melody else None,
+                                        max_prefix=self.conditioner.max_prefix, catch_up=catch_up)
+        self.paused = False
+        self.codes_path, self._codes = codes_path, []  # only kept when asked for (a few bytes per frame)
+        self.codec = StreamingDecoder(model.audio_encoder)  # stereo: left and right as a batch of two
+        self.latency_samples = self.codec.latency_samples
+        self._warm_up_codec()
+        self.metrics = Metrics()
+        self.buffer = AdaptiveBuffer(sink, chunk_frames * self.hop, enabled=adaptive)
+        self.steering = Steering(self)
+        self.stop_event = threading.Event()
+        self._underruns_seen = 0
+        self.log = None
+        if log_path:
+            self.log = EventLog(log_path, {
+                "model": model_name, "dtype": loaded.dtype, "quantize": loaded.quantize, "seed": seed,
+                "sample_rate": cfg.sample_rate, "channels": self.channels, "frames_per_second": self.fps,
+                "total_frames": total_frames, "horizon": horizon, "settings": self.settings(), **(header or {}),
+            })
+
+    # --- what plays ---------------------------------------------------------------------------------
+
+    @property
+    def prompt(self) -> str:
+        return self.conditioner.blend.prompt
+
+    def settings(self) -> dict:
+        """The current value of every setting (safe to call from any thread)."""
+        blend, p = self.conditioner.blend, self.params
+        return {"prompt": blend.prompt, "negative": blend.negative, "cfg": p.cfg_scale, "temperature": p.temperature,
+                "top_k": p.top_k, "top_p": p.top_p, "window": self.window_seconds, "morph": self.morph_seconds,
+                "seed": self.seed, "slots": {str(n): [t, w] for n, t, w in blend.slots if n}}
+
+    def status(self) -> dict:
+        """What the engine reports about itself (names, units and meanings: params.STATUS)."""
+        m, rate = self.metrics, self.sink.sample_rate
+        return {"rtf": float(m.rtf(rate)), "buffer": self.sink.ring.fill / rate, "underruns": int(self.sink.underruns),
+                "frame": int(self.generator.emitted), "latency": Metrics.median(m.latencies_ms),
+                "onset": Metrics.median(m.onsets_ms), "worst_frame": m.frame_times.worst_recent(),
+                "reprimes": int(self.generator.reprimes), "prompt": self.prompt}
+
+    def window_frames(self, seconds: float) -> int:
+        return max(1, round(seconds * self.fps))
+
+    def submit(self, param: str, value, source: str = "api", glide: float = 0.0) -> None:
+        """Thread-safe: queue a change; it takes effect at the next frame boundary (or when prepared)."""
+        self.steering.changes.put(Change(param, value, source, glide))
 
     def load_replay(self, records: list[dict]) -> None:
         """Changes from an event log, applied at the decoder step each took effect at: with the same model
         and seed the tokens come out exactly as performed."""
-        self.replay = deque(sorted((r for r in records if r["param"] != "record"), key=lambda r: r["step"]))
+        self.steering.replay = deque(sorted((r for r in records if r.get("param") not in (None, "record")),
+                                            key=lambda r: r["step"]))
 
-    def _decode(self, frames: list[mx.array]) -> mx.array:
-        codes = mx.stack(frames, axis=-1)  # [1, K, n]; stereo interleaves the channels' codebooks
-        channels = mx.concatenate([codes[:, c :: self.channels] for c in range(self.channels)])
-        return self.codec(channels).T.astype(mx.float32)  # [samples, channels], not yet computed
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        self.sink.set_paused(paused)
 
-    def _emit(self, audio: mx.array, frames: list[mx.array], target: int | None) -> None:
-        audio = np.array(audio)
-        if target is not None:
-            audio = audio[: target - self.metrics.samples]
-        if self.codes_path:
-            self._codes.append(np.array(mx.stack(frames, axis=-1)))
-        self.sink.write(audio)
-        for recorder in self.recorders.values():
-            recorder.write(audio)
-        self.metrics.samples += len(audio)
-
-    def _resolve_probes(self) -> None:
-        played, now = self.sink.played, time.perf_counter()
-        while self._probes and self._probes[0][0] < played:
-            self.metrics.latencies_ms.append((now - self._probes.popleft()[1]) * 1000)
+    # --- the frame loop -----------------------------------------------------------------------------
 
     def run(self, seconds: float | None = None, on_chunk=None) -> None:
         """Play until `seconds` of audio have been written (None: until stop()), then drain the sink."""
@@ -262,37 +354,85 @@ class StreamingEngine:
                 queued = self.metrics.samples + (pending[0].shape[0] if pending is not None else 0)
                 if target is not None and queued >= target:
                     break
-                self._apply_pending()
+                self.steering.at_boundary()
                 if self.paused:
                     time.sleep(0.01)
                     continue
                 self.sink.wait_for_room(self.stop_event)
-                self._resolve_probes()
+                self.steering.resolve_probes(self.sink.played)
                 start = time.perf_counter()
-                frames = [self._next_frame() for _ in range(self.chunk_frames)]
-                audio = self._decode(frames)
+                codes = self._make_chunk()
+                audio = self._decode(codes)
                 mx.async_eval(audio)
                 if pending is not None:
                     self._emit(*pending, target)  # one host sync per chunk
-                pending = (audio, frames)
-                self.metrics.generating_seconds += time.perf_counter() - start
-                self.metrics.frames += len(frames)
-                self.metrics.reprimes = self.generator.reprimes
+                pending = (audio, codes)
+                self._measure(time.perf_counter() - start, codes.shape[-1])
                 if on_chunk:
                     on_chunk(self)
             if pending is not None and not self.stop_event.is_set():
                 self._emit(*pending, target)
             if self.sink.paced:
                 self.sink.drain(self.stop_event)
-                self._resolve_probes()
+                self.steering.resolve_probes(self.sink.played)
         finally:
             self.close()
+
+    def _make_chunk(self) -> mx.array:
+        frames = []
+        for _ in range(self.chunk_frames):
+            self.steering.at_frame()
+            frames.append(self.generator.next_frames(1))
+        return frames[0] if len(frames) == 1 else mx.concatenate(frames, axis=-1)
+
+    def _decode(self, codes: mx.array) -> mx.array:
+        """codes [1, K, n] → audio [samples, channels]; stereo interleaves the channels' codebooks."""
+        channels = mx.concatenate([codes[:, c :: self.channels] for c in range(self.channels)])
+        return self.codec(channels).T.astype(mx.float32)  # not yet computed
+
+    def _warm_up_codec(self) -> None:
+        """The codec's first calls build kernels for their shapes: do that now, not on the first frames."""
+        scratch = StreamingDecoder(self.loaded.model.audio_encoder)
+        codes = mx.zeros((self.channels, self.generator.num_codebooks // self.channels, self.chunk_frames), mx.int32)
+        for _ in range(8):
+            mx.eval(scratch(codes))
+
+    def _emit(self, audio: mx.array, codes: mx.array, target: int | None) -> None:
+        audio = np.array(audio)
+        if target is not None:
+            audio = audio[: target - self.metrics.samples]
+        if self.codes_path:
+            self._codes.append(np.array(codes))
+        self.sink.write(audio)
+        for recorder in self.recorders.values():
+            recorder.write(audio)
+        self.metrics.samples += len(audio)
+
+    def _measure(self, seconds: float, frames: int) -> None:
+        """Frame time, underruns (logged with where they happened), the adaptive buffer."""
+        m = self.metrics
+        m.generating_seconds += seconds
+        m.frames += frames
+        m.frame_times.add(seconds * 1000 / frames, frames)
+        m.reprimes = self.generator.reprimes
+        ring = self.sink.ring
+        while len(m.underrun_events) < ring.underruns and ring.underrun_at:
+            played = ring.underrun_at.popleft()
+            event = (played // self.hop, played / self.sink.sample_rate)
+            m.underrun_events.append(event)
+            if self.log:
+                self.log.write({"underrun": len(m.underrun_events), "frame": event[0], "t": round(event[1], 4),
+                                "worst_frame_ms": round(m.frame_times.worst_recent(), 2),
+                                "building_context": len(self.generator.contexts) > 1,
+                                "buffer_ms": round(self.sink.target / self.sink.sample_rate * 1000, 1)})
+        self.buffer.update(m.frame_times.worst_recent())
 
     def stop(self) -> None:
         self.stop_event.set()
 
     def close(self) -> None:
         self.sink.close()
+        self.preparer.close()
         for recorder in self.recorders.values():
             recorder.close()
         if self.codes_path:

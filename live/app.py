@@ -82,11 +82,11 @@ class StatusLine:
 
 
 def summary(engine: StreamingEngine) -> str:
-    m, rate = engine.metrics, engine.sink.sample_rate
-    latency = sorted(m.latencies_ms)
-    return (f"{m.samples / rate:7.2f} s  frame {m.frames}  rtf {m.rtf(rate):.2f}  "
-            f"buffer {engine.sink.ring.fill / rate * 1000:4.0f} ms  underruns {engine.sink.underruns}  "
-            f"reprimes {m.reprimes}" + (f"  latency {latency[len(latency) // 2]:.0f} ms" if latency else ""))
+    status, rate = engine.status(), engine.sink.sample_rate
+    return (f"{engine.metrics.samples / rate:7.2f} s  frame {status['frame']}  rtf {status['rtf']:.2f}  "
+            f"buffer {status['buffer'] * 1000:4.0f}/{engine.sink.target / rate * 1000:.0f} ms  "
+            f"underruns {status['underruns']}  worst frame {status['worst_frame']:.1f} ms  reprimes {status['reprimes']}"
+            + (f"  latency {status['latency']:.0f} ms" if engine.metrics.latencies_ms else ""))
 
 
 class Controls:
@@ -104,7 +104,7 @@ class Controls:
             except BadValue:
                 return
         elif name == "record_stop":
-            self.engine.submit("record", None, source)
+            self.engine.submit("record_stop", None, source)
         elif name == "melody" and isinstance(value, str):  # a file from the network: a name in the session folder
             if not value:
                 self.engine.submit("melody", None, source)
@@ -257,8 +257,11 @@ def main(argv: list[str] | None = None) -> int:
             surface.close()
     status(engine, force=True)
     errors = ", ".join(f"{k} {v}" for k, v in registry.errors.items())
-    print(f"\nmg-live: played {engine.metrics.samples / rate:.2f} s, {engine.metrics.frames} frames, "
-          f"rtf {engine.metrics.rtf(rate):.2f}, underruns {sink.underruns}, reprimes {engine.metrics.reprimes}"
+    m = engine.metrics
+    print(f"\nmg-live: played {m.samples / rate:.2f} s, {m.frames} frames, rtf {m.rtf(rate):.2f}, "
+          f"underruns {sink.underruns}, worst frame {m.frame_times.worst_ever:.1f} ms "
+          f"(p99 {m.frame_times.percentile(99):g} ms), reprimes {m.reprimes}"
+          + (f", changes that could not apply {m.faults}" if m.faults else "")
           + (f", ignored input: {errors}" if errors else ""), file=sys.stderr)
     return 0
 

@@ -93,7 +93,7 @@ class Console(App):
             + f"{m.samples / rate:7.1f} s   rtf {m.rtf(rate):.2f}   underruns {e.sink.underruns}   latency {latency}   "
             + f"reprimes {m.reprimes}   {'PAUSED   ' if e.paused else ''}{record}   {'   '.join(activity)}\n"
             + self.message)
-        fill = min(100, 100 * e.sink.ring.fill / max(1, e.sink.buffer_samples))
+        fill = min(100, 100 * e.sink.ring.fill / max(1, e.sink.target))
         self.query_one("#buffer", ProgressBar).update(progress=fill)
         table = self.query_one(DataTable)
         for p in ROWS:

@@ -67,7 +67,7 @@ class OscServer(Worker):
             if param is None:
                 self.registry.count("unknown address", address)
                 return
-        wanted = 0 if param.kind == "action" and param.name != "record" else 1
+        wanted = 1 if param.takes or param.kind != "action" else 0
         if len(args) != wanted:
             self.registry.count("wrong type", f"{address} takes {wanted} argument(s), got {len(args)}")
             return
@@ -89,7 +89,7 @@ class OscServer(Worker):
 
 
 class Telemetry(Worker):
-    """Status to `--osc-reply` a few times a second: /mg/status/{rtf,buffer,underruns,frame,latency,prompt}."""
+    """Status to `--osc-reply` a few times a second: /mg/status/<name> for each name in params.STATUS."""
 
     thread_name = "mg-osc-out"
 
@@ -97,16 +97,9 @@ class Telemetry(Worker):
         super().__init__()
         self.engine, self.client, self.period = engine, SimpleUDPClient(host, port), 1.0 / rate_hz
 
-    def status(self) -> dict:
-        e, rate = self.engine, self.engine.sink.sample_rate
-        latencies = sorted(e.metrics.latencies_ms)
-        return {"rtf": float(e.metrics.rtf(rate)), "buffer": e.sink.ring.fill / rate, "underruns": int(e.sink.underruns),
-                "frame": int(e.generator.emitted), "latency": float(latencies[len(latencies) // 2]) if latencies else 0.0,
-                "prompt": e.prompt}
-
     def _run(self) -> None:
         while not self._stop.wait(self.period):
-            for name, value in self.status().items():
+            for name, value in self.engine.status().items():
                 try:
                     self.client.send_message(f"/mg/status/{name}", value)
                 except OSError:

@@ -8,10 +8,10 @@ import json
 import sys
 from pathlib import Path
 
+from ..engine.params import STATUS
 from .params import PARAMS, Param
 
 ROOT = Path(__file__).resolve().parent.parent / "patches"
-STATUS = ["rtf", "buffer", "underruns", "frame", "latency", "prompt"]
 SEND_PORT, REPLY_PORT = 9000, 9001
 
 
@@ -51,7 +51,7 @@ def max_patch() -> str:
                      minimum=p.minimum, maximum=p.maximum, parameter_enable=0)
             box(p.name, 140, y, 200, cls="comment", outlets=0)
             wire(ui, prepend)
-        elif p.kind == "text" or p.name == "record":
+        elif p.kind == "text" or p.takes:
             ui = box("", 40, y, 200, cls="textedit", outlets=4)
             route = box("route text", 250, y, 100, outlets=2)
             join = box("tosymbol", 250, y + 12, 100)  # the words back into one symbol: one OSC string
@@ -97,7 +97,7 @@ def pd_patch() -> str:
         label = p.name.replace(" ", "_")
         if p.kind in ("float", "int"):
             ui = obj(f"#X floatatom 40 {y} 8 {p.minimum:g} {p.maximum:g} 0 {label} - - 0;")
-        elif p.kind == "text" or p.name == "record":
+        elif p.kind == "text" or p.takes:
             ui = obj(f"#X symbolatom 40 {y} 24 0 0 0 {label} - - 0;")
         else:
             ui = obj(f"#X msg 40 {y} bang;")
@@ -143,7 +143,7 @@ def touchdesigner_script() -> str:
     for p in controls():
         if p.kind in ("float", "int"):
             continue
-        arg = "value" if p.kind == "text" or p.name == "record" else ""
+        arg = "value" if p.kind == "text" or p.takes else ""
         call = f"[{arg}]" if arg else "[]"
         lines += [f"def {p.name}({arg}):", f'    """{p.doc}"""', f"    op('oscout').sendOSC({address(p)!r}, {call})", ""]
     return "\n".join(lines).rstrip() + "\n"

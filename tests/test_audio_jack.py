@@ -57,13 +57,13 @@ def test_slow_generator_underruns_into_silence(jack_server):
 
     sink.ring.read_into = spy
     engine = StreamingEngine(loaded, "slow", SamplingParams(), sink)
-    next_frame = engine.generator.next_frame
+    next_frames = engine.generator.next_frames
 
-    def slow_frame():
-        time.sleep(0.04)  # two times slower than real time
-        return next_frame()
+    def slow_frames(count):
+        time.sleep(0.04 * count)  # two times slower than real time
+        return next_frames(count)
 
-    engine.generator.next_frame = slow_frame
+    engine.generator.next_frames = slow_frames
     engine.run(2.0)
     assert sink.underruns > 0
     assert min(blocks[len(blocks) // 2 :]) == 0.0  # gaps are silence

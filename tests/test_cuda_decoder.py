@@ -16,9 +16,11 @@ from mlx.utils import tree_flatten, tree_unflatten
 
 from mg_live.engine import cuda_decoder, tiny
 from mg_live.engine.config import from_dict
-from mg_live.engine.generation import DelayPattern, SamplingParams, Stepper
+from mg_live.engine.conditioning import cross_inputs
+from mg_live.engine.frames import FrameGenerator
+from mg_live.engine.sampling import SamplingParams
 from mg_live.engine.loading import set_dtype
-from mg_live.engine.musicgen import MusicGen
+from mg_live.engine.musicgen import MusicGen, Span
 
 pytestmark = pytest.mark.skipif(not mx.cuda.is_available(), reason="the fused decoder layers run on CUDA only")
 
@@ -41,30 +43,40 @@ def random_model(dtype, melody: bool = False, heads: int = 4) -> MusicGen:
     return model
 
 
-def condition(model, length: int, padded: bool, seed: int = 1) -> tuple[mx.array, mx.array]:
+def condition(model, length: int, padded: bool, guided: bool, seed: int = 1) -> tuple[mx.array, mx.array]:
+    """Random cross-attention keys/values and mask for a condition of `length` (5 of them padded)."""
     D = model.cfg.decoder.hidden_size
     values = mx.array(np.random.default_rng(seed).normal(0, 1, (1, length, D)).astype(np.float32))
-    return values, mx.array([[1] * (length - 5 * padded) + [0] * (5 * padded)], mx.int32)
+    mask = mx.array([[1] * (length - 5 * padded) + [0] * (5 * padded)], mx.int32)
+    return cross_inputs(model, (values, mask), None, guided)
 
 
-def stepper(model, guided: bool, padded: bool) -> Stepper:
-    return Stepper(model, *condition(model, COND_LEN, padded), 96, guided=guided, seed=3)
+class RandomPrefixes:
+    """Melody models: a random prefix for every context (what `Conditioner` gives, without a text model)."""
+
+    def __init__(self, model, guided: bool):
+        D, self.batch = model.cfg.decoder.hidden_size, 2 if guided else 1
+        self.prefix = mx.array(np.random.default_rng(5).normal(0, 1, (self.batch, 12, D)).astype(np.float32))
+
+    def hint(self, frames_before):
+        pass
+
+    def prefix_for(self, frames_before):
+        return self.prefix, self.prefix.shape[1]
 
 
-def greedy_codes(model, fused: bool, guided: bool, padded: bool, steps: int = 48, new_prompt: bool = False):
+def greedy_codes(model, fused: bool, guided: bool, padded: bool, frames: int = 48, new_prompt: bool = False):
     cuda_decoder.ENABLED = fused
     try:
-        run = stepper(model, guided, padded)
-        pattern, params = DelayPattern(model.cfg.decoder), SamplingParams(top_k=1).arrays()
-        tokens = run.prefill(mx.array(pattern.prefix(np.zeros((len(pattern.delays), 0), np.int32))), params,
-                             pattern.forced(1))
-        out = [tokens]
-        for position in range(1, steps):
-            if new_prompt and position == steps // 2:  # a longer prompt, unpadded: the kernel reads both at run time
-                run.set_condition(*condition(model, 2 * COND_LEN + 3, padded=False, seed=4))
-            tokens = run(tokens, position, params, pattern.forced(position + 1))
-            out.append(tokens)
-        return np.array(mx.stack(out))
+        cross, mask = (None, None) if model.cfg.is_melody else condition(model, COND_LEN, padded, guided)
+        gen = FrameGenerator(model, SamplingParams(top_k=1), seed=3, guided=guided, total_frames=frames, cross=cross,
+                             cross_mask=mask, prefixes=RandomPrefixes(model, guided) if model.cfg.is_melody else None,
+                             max_prefix=12 if model.cfg.is_melody else 0)
+        out = [gen.next_frames(frames // 2)]
+        if new_prompt:  # a longer prompt, unpadded: the kernel reads both at run time
+            gen.set_cross(*condition(model, 2 * COND_LEN + 3, padded=False, guided=guided, seed=4))
+        out.append(gen.next_frames(frames - frames // 2))
+        return np.array(mx.concatenate(out, axis=-1))
     finally:
         cuda_decoder.ENABLED = True
 
@@ -84,23 +96,27 @@ def test_greedy_codes_match_plain_layers(guided, padded, melody, new_prompt):
 
 @pytest.mark.parametrize("dtype,tolerance", [(mx.float32, 1e-4), (mx.float16, 2e-2), (mx.bfloat16, 5e-2)])
 @pytest.mark.parametrize("heads", [4, 16])
-def test_step_logits_match_plain_layers(dtype, tolerance, heads):
-    """One step at position 40 of a random context, through fresh copies of the same cache."""
+@pytest.mark.parametrize("rows", [0, 2])
+def test_step_logits_match_plain_layers(dtype, tolerance, heads, rows):
+    """One step at position 40 of a random context, through fresh copies of the same cache, in either pair
+    of a cache's rows (the playing context and the one being built beside it)."""
     model = random_model(dtype, heads=heads)
-    run = stepper(model, guided=True, padded=True)
-    K = model.cfg.decoder.num_codebooks
-    context = mx.array(np.random.default_rng(2).integers(0, 2048, (1, K, 40)), mx.int32)
-    run.prefill(context, SamplingParams().arrays(), np.full(K, -1, np.int32))
-    x = model.decoder.embed_tokens(mx.concatenate([context[:, :, -1:]] * 2))
+    cross, mask = condition(model, COND_LEN, padded=True, guided=True)
+    K, L = model.cfg.decoder.num_codebooks, 96
+    context = mx.array(np.random.default_rng(2).integers(0, 2048, (1, K, 41)), mx.int32)
+    x = mx.broadcast_to(model.decoder.embed_tokens(context), (2, 41, model.cfg.decoder.hidden_size)).astype(dtype)
+    cache = model.decoder.new_cache(4, L)
+    _, cache = model.decoder(x[:, :40], [Span(rows, 40, mx.array([0]), L, dtype)], cache, cross, mask)
     results = []
     for fused in (True, False):
         cuda_decoder.ENABLED = fused
-        cache = [mx.array(np.array(c.astype(mx.float32))).astype(c.dtype) for c in run.cache]  # fresh buffers
-        logits, new_cache = model.decoder(x, mx.array([40], mx.int32), cache, run.cross, run.cross_mask)
-        results.append((np.array(logits), [np.array(c[:, :, :, 40].astype(mx.float32)) for c in new_cache]))
+        fresh = [mx.array(np.array(c.astype(mx.float32))).astype(c.dtype) for c in cache]  # fresh buffers
+        hidden, new_cache = model.decoder(x[:, 40:], [Span(rows, 1, mx.array([40]), L, dtype)], fresh, cross, mask)
+        results.append((np.array(model.decoder.logits(hidden)),
+                        [np.array(c[:, :, :, 40].astype(mx.float32)) for c in new_cache]))
     cuda_decoder.ENABLED = True
     (fused_logits, fused_kv), (plain_logits, plain_kv) = results
     scale = np.abs(plain_logits).max()
     assert np.abs(fused_logits - plain_logits).max() <= tolerance * scale
-    for a, b in zip(fused_kv, plain_kv):  # the new keys/values, written in place
+    for a, b in zip(fused_kv, plain_kv):  # the new keys/values, written in place, in the right rows only
         np.testing.assert_allclose(a, b, atol=tolerance * np.abs(b).max())

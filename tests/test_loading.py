@@ -17,7 +17,7 @@ from safetensors.numpy import load_file, save_file
 from conftest import HAVE_TORCH
 from mg_live.engine import loading
 from mg_live.engine.config import from_dict, hub_config
-from mg_live.engine.musicgen import MusicGen
+from mg_live.engine.musicgen import MusicGen, Span
 from mg_live.engine.weights import CheckpointError, read_torch_bin
 import oracle
 
@@ -172,11 +172,11 @@ def test_hub_sized_model_builds_and_steps(stereo):
     K = cfg.decoder.num_codebooks
     condition = model.condition(mx.array([[5, 6, 1]]), mx.array([[1, 1, 1]]))
     assert condition.shape == (1, 3, 1024)
-    cache = model.decoder.new_cache(2, 8)
+    cache = model.decoder.new_cache(4, 8)
     tokens = mx.full((2, K, 1), 2048, mx.int32)
-    logits, cache = model.decoder(model.decoder.embed_tokens(tokens), mx.array([0]),
-                                  cache, model.cross_keys_values(mx.concatenate([condition, condition])))
-    assert logits.shape == (2, K, 1, 2048)
-    assert cache[0].shape == (2, 2, 16, 8, 64)
+    hidden, cache = model.decoder(model.decoder.embed_tokens(tokens), [Span(2, 1, mx.array([0]), 8)], cache,
+                                  mx.stack(model.cross_keys_values(mx.concatenate([condition, condition]))))
+    assert model.decoder.logits(hidden).shape == (2, K, 1, 2048)
+    assert cache[0].shape == (2, 4, 16, 8, 64)
     audio = model.audio_encoder.decode(mx.zeros((1, 4, 2), mx.int32))
     assert audio.shape == (1, 2 * 640)

@@ -6,6 +6,7 @@ import pytest
 
 from conftest import HAVE_TORCH
 from mg_live.engine import generation, loading
+from mg_live.engine.sampling import SamplingParams
 import oracle
 
 
@@ -20,8 +21,8 @@ def test_melody_greedy_codes(melody, with_chroma):
     loaded, ref = melody
     expected = ref["melody_codes" if with_chroma else "null_codes"]
     codes = generation.generate_codes(loaded.model, loaded.tokenizer, oracle.PROMPTS[0], expected.shape[-1],
-                                      generation.SamplingParams(cfg_scale=3.0, top_k=1),
-                                      chroma=ref["chroma"] if with_chroma else None)
+                                      SamplingParams(cfg_scale=3.0, top_k=1),
+                                      melody=ref["chroma"] if with_chroma else None)
     np.testing.assert_array_equal(codes, expected)
 
 
@@ -63,7 +64,7 @@ def test_melody_model_plays_live_and_takes_a_new_prompt():
     from mg_live.engine.streaming import StreamingEngine
 
     loaded = loading.load(str(oracle.FIXTURES / "stereo-melody"))
-    engine = StreamingEngine(loaded, oracle.PROMPTS[0], generation.SamplingParams(), UnpacedSink(32000, 2, 100))
+    engine = StreamingEngine(loaded, oracle.PROMPTS[0], SamplingParams(), UnpacedSink(32000, 2, 100))
     engine.submit("prompt", oracle.PROMPTS[1])
     engine.run(2.0)
     assert engine.metrics.samples == 64000 and engine.generator.reprimes == 1
@@ -83,7 +84,7 @@ def test_midi_chords_become_the_melody(tmp_path):
     from mg_live.live.params import Registry
 
     loaded = loading.load(str(oracle.FIXTURES / "melody"))
-    engine = StreamingEngine(loaded, oracle.PROMPTS[0], generation.SamplingParams(), UnpacedSink(32000, 1, 100),
+    engine = StreamingEngine(loaded, oracle.PROMPTS[0], SamplingParams(), UnpacedSink(32000, 1, 100),
                              log_path=tmp_path / "take.jsonl")
     router = MidiRouter(MidiMap(melody_channel=0), Registry(), lambda p, v: engine.submit(p, v, "midi"))
     played = {20: [("note_on", 60), ("note_on", 64), ("note_on", 67)], 50: [("note_on", 72)],
@@ -93,7 +94,8 @@ def test_midi_chords_become_the_melody(tmp_path):
     def on_chunk(e):
         for kind, note in played.pop(e.metrics.frames, []):
             router.handle(mido.Message(kind, note=note, velocity=90 if kind == "note_on" else 0))
-        seen[e.metrics.frames] = None if e.conditioner.chroma is None else np.array(e.conditioner.chroma)
+        melody = e.conditioner.melody
+        seen[e.metrics.frames] = None if melody is None else melody.chroma
 
     engine.run(2.0, on_chunk=on_chunk)
     melody = [json.loads(line) for line in (tmp_path / "take.jsonl").read_text().splitlines()[1:]]
@@ -103,25 +105,34 @@ def test_midi_chords_become_the_melody(tmp_path):
     assert [f for f, _ in melody] == sorted(f for f, _ in melody) and 20 <= melody[0][0] <= 22
     triad = [f for f, v in seen.items() if v is not None and (v == chord_chroma([0, 4, 7], 16)).all()]
     assert triad and min(triad) >= 20 and max(triad) < 72
-    assert engine.generator.reprimes >= 2  # each new melody restarts the context from the recent window
+    assert engine.generator.reprimes >= 2  # each new melody: a new context from the recent window
 
 
 def test_melody_from_a_file_live(tmp_path):
     import soundfile as sf
 
     from mg_live.engine.audio import UnpacedSink
-    from mg_live.engine.chroma import melody_chroma
+    from mg_live.engine.chroma import Melody, melody_chroma
     from mg_live.engine.streaming import StreamingEngine
 
     t = np.arange(32000 * 2) / 32000
     tune = (0.3 * np.sin(2 * np.pi * 392.0 * t)).astype(np.float32)  # G4
     sf.write(str(tmp_path / "tune.wav"), tune, 32000)
     loaded = loading.load(str(oracle.FIXTURES / "melody"))
-    engine = StreamingEngine(loaded, oracle.PROMPTS[0], generation.SamplingParams(), UnpacedSink(32000, 1, 100))
+    engine = StreamingEngine(loaded, oracle.PROMPTS[0], SamplingParams(), UnpacedSink(32000, 1, 100))
     engine.submit("melody", str(tmp_path / "tune.wav"))
-    engine.submit("melody", str(tmp_path / "missing.wav"))  # cannot apply: ignored, the music goes on
-    engine.run(1.0)
-    chroma = np.array(engine.conditioner.chroma)
-    np.testing.assert_array_equal(chroma, melody_chroma(tune[None], 32000))
-    assert chroma[0].argmax(-1).tolist() == [7] * chroma.shape[1] and engine.rejected == 1
-    assert engine.metrics.samples == 32000
+    engine.submit("melody", str(tmp_path / "missing.wav"))  # cannot apply: counted, the music goes on
+    seen = {}
+    chroma_at = Melody.chroma_at
+    Melody.chroma_at = lambda self, fb: seen.setdefault(fb, chroma_at(self, fb))
+    try:
+        engine.run(2.0)
+    finally:
+        Melody.chroma_at = chroma_at
+    tune, _ = sf.read(str(tmp_path / "tune.wav"), dtype="float32")  # as stored (16-bit)
+    np.testing.assert_array_equal(engine.conditioner.melody.audio, tune)
+    assert engine.metrics.faults == 1 and engine.metrics.samples == 64000
+    # the new context read the recording from its start: its first frame is the recording's time 0
+    (frames_before, chroma), = seen.items()
+    np.testing.assert_array_equal(chroma, melody_chroma(tune[(np.arange(30 * 32000)) % len(tune)][None], 32000))
+    assert chroma[0].argmax(-1).tolist() == [7] * chroma.shape[1]

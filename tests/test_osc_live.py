@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 from pythonosc.udp_client import SimpleUDPClient
 
+from mg_live.engine.params import STATUS
 from mg_live.live.params import PARAMS, markdown_table
 
 
@@ -47,7 +48,7 @@ def performance(tmp_path_factory):
         stderr=subprocess.PIPE, text=True)
     telemetry = {}
     deadline = time.monotonic() + 60
-    while len(telemetry) < 6 and time.monotonic() < deadline:  # it is up once it talks
+    while len(telemetry) < len(STATUS) and time.monotonic() < deadline:  # it is up once it talks
         data, _ = reply.recvfrom(65536)
         from pythonosc.osc_message import OscMessage
 
@@ -122,9 +123,7 @@ def test_audio_complete(performance):
 
 
 def test_telemetry(performance):
-    t = performance["telemetry"]
-    assert {"/mg/status/rtf", "/mg/status/buffer", "/mg/status/underruns", "/mg/status/frame",
-            "/mg/status/latency", "/mg/status/prompt"} <= set(t)
+    assert set(performance["telemetry"]) == {f"/mg/status/{name}" for name in STATUS}
 
 
 def test_replay_reproduces_tokens(performance, tmp_path):

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from mg_live.engine import generation, loading
+from mg_live.engine.sampling import SamplingParams
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +44,7 @@ def test_teacher_forced_logits(ours):
     ids, mask = loaded.tokenizer(generation_prompts(ref)[:1])
     condition = model.condition(ids, mask)
     codes = mx.array(ref["teacher_codes"][None].astype(np.int32))
-    length = codes.shape[-1]
-    cache = model.decoder.new_cache(1, length)
-    cross = model.cross_keys_values(condition)
-    logits, _ = model.decoder(model.decoder.embed_tokens(codes), mx.array([0]), cache, cross)
+    logits = model.decoder.teacher_forced(model.decoder.embed_tokens(codes), mx.stack(model.cross_keys_values(condition)))
     np.testing.assert_allclose(np.array(logits), ref["teacher_logits"], atol=1e-4, rtol=0)
 
 
@@ -54,7 +52,7 @@ def test_greedy_codes_with_guidance(ours):
     loaded, ref = ours
     frames = ref["greedy_codes"].shape[-1]
     codes = generation.generate_codes(loaded.model, loaded.tokenizer, generation_prompts(ref)[0], frames,
-                                      generation.SamplingParams(cfg_scale=3.0, top_k=1))
+                                      SamplingParams(cfg_scale=3.0, top_k=1))
     np.testing.assert_array_equal(codes, ref["greedy_codes"])
 
 
@@ -86,5 +84,5 @@ def test_continuation_codes(ours):
     prompt_codes = generation.codes_from_audio(loaded.model, ref["continue_audio"], 32000)
     new = ref["continue_codes"].shape[-1] - prompt_codes.shape[-1]
     codes = generation.generate_codes(loaded.model, loaded.tokenizer, oracle.PROMPTS[0], new,
-                                      generation.SamplingParams(cfg_scale=3.0, top_k=1), prompt_codes=prompt_codes)
+                                      SamplingParams(cfg_scale=3.0, top_k=1), prompt_codes=prompt_codes)
     np.testing.assert_array_equal(codes, ref["continue_codes"])

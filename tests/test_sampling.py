@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from mg_live.engine import generation, loading
-from mg_live.engine.generation import DelayPattern, SamplingParams, filter_logits
-from mg_live.engine.config import DecoderConfig
+from mg_live.engine.sampling import SamplingParams, filter_logits, guide
 
 
 def logits(seed=0, shape=(2, 4, 2048)):
@@ -66,25 +65,8 @@ def test_samples_only_kept_tokens():
 
 def test_guidance_formula():
     x = logits(5, (2, 4, 16))
-    mixed = np.array(generation.guide(mx.array(x), mx.array(3.0), guided=True))
+    mixed = np.array(guide(mx.array(x), mx.array(3.0), guided=True))
     np.testing.assert_allclose(mixed, x[1:] + 3.0 * (x[:1] - x[1:]), rtol=1e-6)
-
-
-def test_delay_pattern_round_trip():
-    for channels, codebooks in ((1, 4), (2, 8)):
-        cfg = DecoderConfig(num_codebooks=codebooks, audio_channels=channels)
-        pattern = DelayPattern(cfg)
-        assert list(pattern.delays) == [k // channels for k in range(codebooks)]
-        frames = 6
-        codes = np.random.default_rng(0).integers(0, 2048, (1, codebooks, frames))
-        sequence = np.full((1, codebooks, pattern.steps_for(frames)), -7)
-        for position in range(1, pattern.steps_for(frames) + 1):
-            forced = pattern.forced(position, total_frames=frames)
-            for k in range(codebooks):
-                f = position - 1 - pattern.delays[k]
-                sequence[0, k, position - 1] = forced[k] if forced[k] >= 0 else codes[0, k, f]
-                assert (forced[k] == -1) == (0 <= f < frames)
-        np.testing.assert_array_equal(pattern.undo(sequence, frames), codes)
 
 
 @pytest.fixture(scope="module")

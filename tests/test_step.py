@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 
 from mg_live.engine import generation, loading
+from mg_live.engine.sampling import SamplingParams
 import oracle
 
 
 @pytest.mark.parametrize("name", ["mono", "stereo"])
-@pytest.mark.parametrize("params", [generation.SamplingParams(top_k=1),
-                                    generation.SamplingParams(top_k=50, top_p=0.9, temperature=1.3)],
+@pytest.mark.parametrize("params", [SamplingParams(top_k=1),
+                                    SamplingParams(top_k=50, top_p=0.9, temperature=1.3)],
                          ids=["greedy", "sampled"])
 def test_compiled_step_matches_plain(name, params):
     loaded = loading.load(str(oracle.FIXTURES / name))

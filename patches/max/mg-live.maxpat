@@ -464,7 +464,7 @@
     "box": {
      "id": "obj-30",
      "maxclass": "comment",
-     "text": "seconds of past music kept when the decoder re-primes",
+     "text": "seconds of past music kept when the decoder re-primes (the rest of its 30 s is new)",
      "patching_rect": [
       540,
       244,
@@ -489,7 +489,7 @@
      "numinlets": 1,
      "numoutlets": 2,
      "minimum": 2.0,
-     "maximum": 30.0,
+     "maximum": 25.0,
      "parameter_enable": 0
     }
    },
@@ -1001,7 +1001,7 @@
     "box": {
      "id": "obj-65",
      "maxclass": "comment",
-     "text": "start recording to a file name in the session folder (s)",
+     "text": "start recording to a file name in the session folder",
      "patching_rect": [
       540,
       550,
@@ -1121,7 +1121,7 @@
     "box": {
      "id": "obj-73",
      "maxclass": "newobj",
-     "text": "route /mg/status/rtf /mg/status/buffer /mg/status/underruns /mg/status/frame /mg/status/latency /mg/status/prompt",
+     "text": "route /mg/status/rtf /mg/status/buffer /mg/status/underruns /mg/status/frame /mg/status/latency /mg/status/onset /mg/status/worst_frame /mg/status/reprimes /mg/status/prompt",
      "patching_rect": [
       40,
       672,
@@ -1129,7 +1129,7 @@
       22
      ],
      "numinlets": 1,
-     "numoutlets": 7
+     "numoutlets": 10
     }
    },
    {
@@ -1285,7 +1285,7 @@
    {
     "box": {
      "id": "obj-84",
-     "maxclass": "message",
+     "maxclass": "flonum",
      "text": "",
      "patching_rect": [
       590,
@@ -1301,9 +1301,99 @@
     "box": {
      "id": "obj-85",
      "maxclass": "comment",
-     "text": "prompt",
+     "text": "onset",
      "patching_rect": [
       590,
+      732,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-86",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      700,
+      706,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-87",
+     "maxclass": "comment",
+     "text": "worst_frame",
+     "patching_rect": [
+      700,
+      732,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-88",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      810,
+      706,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-89",
+     "maxclass": "comment",
+     "text": "reprimes",
+     "patching_rect": [
+      810,
+      732,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-90",
+     "maxclass": "message",
+     "text": "",
+     "patching_rect": [
+      920,
+      706,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-91",
+     "maxclass": "comment",
+     "text": "prompt",
+     "patching_rect": [
+      920,
       732,
       100,
       22
@@ -1922,6 +2012,42 @@
      ],
      "destination": [
       "obj-84",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-73",
+      6
+     ],
+     "destination": [
+      "obj-86",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-73",
+      7
+     ],
+     "destination": [
+      "obj-88",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-73",
+      8
+     ],
+     "destination": [
+      "obj-90",
       1
      ]
     }

@@ -12,7 +12,7 @@ CHANNELS = {
     'mg/temperature': (0.05, 3.0, 1.0),  # sampling temperature: higher is wilder
     'mg/topk': (0, 2048, 250),  # sample among the k most likely tokens (0 off, 1 greedy)
     'mg/topp': (0.0, 1.0, 0.0),  # nucleus sampling mass (0 off)
-    'mg/window': (2.0, 30.0, 10.0),  # seconds of past music kept when the decoder re-primes
+    'mg/window': (2.0, 25.0, 10.0),  # seconds of past music kept when the decoder re-primes (the rest of its 30 s is new)
     'mg/morph': (0.0, 30.0, 2.0),  # seconds a new prompt takes to morph in
     'mg/seed': (0, 2147483647, 0),  # reseed the sampler
     'mg/slot/1/weight': (0.0, 1.0, 0.0),  # weight of blend slot N (a new slot is silent until weighted; morphs)
@@ -47,7 +47,7 @@ def reset():
     op('oscout').sendOSC('/mg/reset', [])
 
 def record(value):
-    """start recording to a file name in the session folder (s)"""
+    """start recording to a file name in the session folder"""
     op('oscout').sendOSC('/mg/record', [value])
 
 def record_stop():

@@ -1,0 +1,155 @@
+"""Re-priming: a new decoder context starts from exactly the last `window` frames of the music (read back
+from its keys and values, against a fresh prefill of those frames), in the windows and with the melody time
+offsets of the reference's extended generation, and the stream's tokens do not depend on how the engine
+around the generator is driven."""
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+from mg_live.engine import loading
+from mg_live.engine.audio import UnpacedSink
+from mg_live.engine.chroma import Melody, melody_chroma
+from mg_live.engine.conditioning import Conditioner
+from mg_live.engine.frames import FrameGenerator
+from mg_live.engine.generation import generate_codes
+from mg_live.engine.musicgen import Span
+from mg_live.engine.sampling import SamplingParams
+from mg_live.engine.streaming import StreamingEngine
+import oracle
+
+PAD = 2048
+NEXT_FRAMES = FrameGenerator.next_frames  # the generator's own (a test below wraps it)
+
+
+def delay_pattern(codes: np.ndarray, delays: np.ndarray) -> np.ndarray:
+    """Codes [K, W] → the decoder's input at positions 0..W ([1, K, W + 1]): codebook k of frame f sits at
+    position f + 1 + delay[k]; everything else is pad. Written out here, independently of the engine."""
+    K, W = codes.shape
+    sequence = np.full((1, K, W + 1), PAD, np.int32)
+    for p in range(W + 1):
+        for k in range(K):
+            f = p - 1 - delays[k]
+            if 0 <= f < W:
+                sequence[0, k, p] = codes[k, f]
+    return sequence
+
+
+def fresh_keys(generator: FrameGenerator, prompt: np.ndarray, prefix: mx.array | None, prefix_len: int) -> list:
+    """Keys/values a context holds after a plain prefill of `prompt` (its prefix first), every layer."""
+    decoder = generator.decoder
+    x = mx.broadcast_to(decoder.embed_tokens(mx.array(delay_pattern(prompt, generator.pattern.delays))),
+                        (generator.batch, prompt.shape[1] + 1, decoder.cfg.hidden_size))
+    if prefix is not None:
+        x = mx.concatenate([prefix[:, :prefix_len], x], axis=1)
+    length = x.shape[1]
+    cache = decoder.new_cache(generator.batch, length)
+    _, cache = decoder(x, [Span(0, length, mx.array([0]), length)], cache, generator.cross, generator.cross_mask)
+    return cache
+
+
+class Watch:
+    """Runs a generator frame by frame, keeping every frame and, at each switch to a new context, how its
+    keys and values compare with a fresh prefill of the frames it says it continues."""
+
+    def __init__(self, generator: FrameGenerator):
+        self.generator, self.frames, self.switches = generator, [], []
+        self.live = generator.contexts[0]
+
+    def run(self, count: int) -> np.ndarray:
+        gen = self.generator
+        for _ in range(count):
+            self.frames.append(np.array(NEXT_FRAMES(gen, 1))[0, :, 0])
+            if gen.contexts[0] is not self.live:
+                self.live = context = gen.contexts[0]
+                emitted = np.stack(self.frames, axis=1)
+                prompt = emitted[:, context.frames_before : context.owns_from]
+                assert prompt.shape[1] == context.width
+                expected = fresh_keys(gen, prompt, context.prefix, context.prefix_len)
+                end = context.prefix_len + context.width + 1
+                rows = slice(context.rows, context.rows + gen.batch)
+                error = max(float(mx.abs(gen.cache[i][:, rows, :, :end] - expected[i]).max())
+                            for i in range(len(expected)))
+                self.switches.append((context.frames_before, context.owns_from, error))
+        return np.stack(self.frames, axis=1)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return loading.load("tiny")
+
+
+@pytest.mark.parametrize("params", [SamplingParams(top_k=1), SamplingParams(top_k=50, temperature=1.2)],
+                         ids=["greedy", "sampled"])
+def test_new_context_continues_the_last_window(tiny, params):
+    conditioner = Conditioner(tiny.model, tiny.tokenizer, "slow ambient pad")
+    gen = FrameGenerator(tiny.model, params, seed=4, horizon=400, window_frames=120, cross=conditioner.cross,
+                         cross_mask=conditioner.cross_mask)
+    watch = Watch(gen)
+    watch.run(1300)
+    # a new context every horizon − window frames, each from the 120 frames before its first own frame
+    assert [(fb, owns) for fb, owns, _ in watch.switches] == [(280, 400), (560, 680), (840, 960), (1120, 1240)]
+    for frames_before, owns_from, error in watch.switches:
+        assert error < 1e-4, (frames_before, owns_from, error)
+
+
+def test_forgetting_the_window_would_be_caught(tiny):
+    """The check above can fail: a context whose prompt is not the music's last frames holds other keys."""
+    conditioner = Conditioner(tiny.model, tiny.tokenizer, "slow ambient pad")
+    gen = FrameGenerator(tiny.model, SamplingParams(top_k=1), horizon=400, window_frames=120,
+                         cross=conditioner.cross, cross_mask=conditioner.cross_mask)
+    watch = Watch(gen)
+    watch.run(420)
+    context = gen.contexts[0]
+    unrelated = np.roll(np.stack(watch.frames, axis=1)[:, context.frames_before : context.owns_from], 7, axis=1)
+    expected = fresh_keys(gen, unrelated, None, 0)
+    rows = slice(context.rows, context.rows + gen.batch)
+    assert float(mx.abs(gen.cache[0][:, rows, :, : context.width + 1] - expected[0]).max()) > 1e-2
+
+
+def test_sixty_seconds_of_melody_follow_the_reference_windows(monkeypatch):
+    """mg-generate past 30 s with a melody: contexts every 18 s from the last 12 s (audiocraft's extended
+    generation), each reading the 30 s of the recording from its own time offset, the recording looped."""
+    loaded = loading.load(str(oracle.FIXTURES / "melody"))
+    t = np.arange(32000 * 7) / 32000
+    tune = (0.3 * np.sin(2 * np.pi * np.where(t % 2 < 1, 261.63, 392.0) * t)).astype(np.float32)  # C4, G4, …
+    seen = {}
+    chroma_at = Melody.chroma_at
+    monkeypatch.setattr(Melody, "chroma_at", lambda self, fb: seen.setdefault(fb, chroma_at(self, fb)))
+    watches = []
+    init = FrameGenerator.__init__
+
+    def watched(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        watches.append(Watch(self))
+
+    monkeypatch.setattr(FrameGenerator, "__init__", watched)
+    monkeypatch.setattr(FrameGenerator, "next_frames", lambda self, n: mx.array(watches[0].run(n)[None, :, -n:]))
+    codes = generate_codes(loaded.model, loaded.tokenizer, oracle.PROMPTS[0], 3000, SamplingParams(top_k=1),
+                           melody=Melody.from_recording(tune[None], 32000))
+    assert codes.shape == (1, 4, 3000)
+    assert [(fb, owns) for fb, owns, _ in watches[0].switches] == [(900, 1500), (1800, 2400)]
+    assert all(error < 1e-4 for _, _, error in watches[0].switches), watches[0].switches
+    assert sorted(seen) == [0, 900, 1800]
+    for frames_before, chroma in seen.items():  # the reference: wav[(offset + arange(30 s)) % len]
+        offset = int(frames_before / 50 * 32000)
+        segment = tune[(offset + np.arange(30 * 32000)) % len(tune)]
+        np.testing.assert_array_equal(chroma, melody_chroma(segment[None], 32000))
+    assert not np.array_equal(seen[0], seen[900])  # a 7 s loop: 18 s in, the melody is elsewhere
+
+
+@pytest.mark.parametrize("params", [SamplingParams(top_k=1), SamplingParams(top_k=50, temperature=1.2)],
+                         ids=["greedy", "sampled"])
+def test_engine_plays_what_offline_generation_makes(tiny, tmp_path, params):
+    """The streaming engine (chunks, steering, codec) and mg-generate's path give the same tokens across
+    re-primes, greedy and sampled."""
+    frames = 900
+    engine = StreamingEngine(tiny, "slow ambient pad", params, UnpacedSink(32000, 1, 100), seed=9,
+                             window_seconds=2.4, total_frames=frames, horizon=400, chunk_frames=3,
+                             codes_path=tmp_path / "live.npy")
+    engine.run(frames * 640 / 32000)
+    live = np.load(tmp_path / "live.npy")
+    offline = generate_codes(tiny.model, tiny.tokenizer, "slow ambient pad", frames, params, seed=9,
+                             extend_stride=(400 - 120) / 50, horizon=400)
+    assert engine.generator.reprimes >= 2
+    np.testing.assert_array_equal(live[..., :frames], offline)
