@@ -126,7 +126,7 @@ class Sink:
 class AdaptiveBuffer:
     """How far generation runs ahead of the ear, adjusted as it plays. It starts safe, at the ceiling
     (`--buffer-ms`); while frames come steadily it shrinks slowly toward what the recent frame times need
-    (twice the worst frame of the last seconds, plus a chunk and the consumer's block); after a near miss
+    (1.5 times the worst frame of the last seconds, plus a chunk and the consumer's block); after a near miss
     (the buffer ran below a quarter of its target, or under) it grows at once and holds for a while."""
 
     SHRINK_PER_SECOND = 0.004  # seconds of target given up per second of steady playing
@@ -152,7 +152,7 @@ class AdaptiveBuffer:
             sink.target = min(sink.ceiling, int(sink.target * 1.5) + self.chunk)
             self.hold_until = now + self.HOLD_SECONDS
             return
-        need = int(2 * worst_recent_ms / 1000 * sink.sample_rate) + self.chunk + sink.block
+        need = int(1.5 * worst_recent_ms / 1000 * sink.sample_rate) + self.chunk + sink.block
         need = max(self.floor, min(sink.ceiling, need))
         if need > sink.target:
             sink.target = need

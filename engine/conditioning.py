@@ -9,6 +9,7 @@ builds a new context beside the playing one (see frames.py) and takes over when 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -18,9 +19,12 @@ import mlx.core as mx
 from .chroma import Melody
 from .musicgen import MusicGen
 
+log = logging.getLogger("mg-live")
 Condition = tuple[mx.array, mx.array]  # ([1, S, D], mask [1, S])
-BUCKET = 64  # cross-attention conditions are padded (and masked) to a multiple of this many tokens
-MAX_TEXT_TOKENS = 256  # melody models: text tokens a prefix holds at most (longer prompts are cut)
+# Live, every text is cut to MAX_TEXT_TOKENS, and cross-attention conditions are padded (and masked) to a
+# multiple of BUCKET: one shape for the whole performance, so a new prompt never compiles anything.
+MAX_TEXT_TOKENS = 128
+BUCKET = 128
 
 
 def pad_to(condition: Condition, length: int) -> Condition:
@@ -127,7 +131,7 @@ class Conditioner:
     engine's."""
 
     def __init__(self, model: MusicGen, tokenizer, prompt: str, guided: bool = True, preparer=None,
-                 max_text: int = MAX_TEXT_TOKENS, cache_size: int = 64):
+                 max_text: int | None = MAX_TEXT_TOKENS, cache_size: int = 64):
         self.model, self.tokenizer, self.guided, self.preparer = model, tokenizer, guided, preparer
         self.melody_model = model.cfg.is_melody
         self.max_text = max_text
@@ -148,19 +152,24 @@ class Conditioner:
 
     @property
     def max_prefix(self) -> int:
-        return self.model.cfg.chroma_length + self.max_text if self.melody_model else 0
+        """Melody models: the rows a prefix may have (the text as it is, offline, where nothing changes)."""
+        if not self.melody_model:
+            return 0
+        text = self.max_text or max(self.active.condition[0].shape[1],
+                                    0 if self.active.negative is None else self.active.negative[0].shape[1])
+        return self.model.cfg.chroma_length + text
 
     # --- composing (any thread) ---------------------------------------------------------------------
 
     def encode(self, text: str) -> Condition:
-        """Text → condition (cached: re-selecting a prompt is free). Melody models keep at most
-        `max_text` tokens."""
+        """Text → condition (cached: re-selecting a prompt is free), at most `max_text` tokens."""
         with self._cache_lock:
             if text in self._cache:
                 self._cache.move_to_end(text)
                 return self._cache[text]
         ids, mask = self.tokenizer([text])
-        if self.melody_model:
+        if self.max_text and ids.shape[1] > self.max_text:
+            log.warning("prompt cut to its first %d tokens: %r", self.max_text, text[:60])
             ids, mask = ids[:, : self.max_text], mask[:, : self.max_text]
         hidden = self.model.condition(ids, mask)
         mx.eval(hidden)

@@ -398,6 +398,12 @@ def _stream_layer(layer):
     return layer  # ELU: stateless
 
 
+def _walk(layers):
+    for layer in layers:
+        yield layer
+        yield from _walk(getattr(layer, "layers", []))
+
+
 def _run(layers, x):
     for layer in layers:
         if x is None:
@@ -414,6 +420,9 @@ class StreamingDecoder:
         self.model = model
         self.layers = [_stream_layer(layer) for layer in model.decoder.layers]
         self.latency_samples = decoder_latency(model.cfg)
+        # The stacked-tap matrices, computed now: the decoder may run on another thread (MLX streams
+        # belong to threads, and a lazy array can only be evaluated on its own).
+        mx.eval([getattr(layer, "matrix", None) for layer in _walk(self.layers)])
 
     def __call__(self, codes: mx.array) -> mx.array:
         """codes [batch, num_codebooks, frames] → audio [batch, samples] (possibly none yet)."""

@@ -158,6 +158,8 @@ class FrameGenerator:
         self._set_prefix(live)
         self.contexts: list[Context] = [live]
         self._open(live)
+        # Computed now, so that another thread may carry on from here (MLX streams belong to threads).
+        mx.eval(self.cache, self.ring.tokens, live.key, live.last)
 
     # --- settings, taking effect at the next step --------------------------------------------------
 

@@ -29,7 +29,7 @@ def generate_codes(model: MusicGen, tokenizer, prompt: str, num_frames: int, par
     a melody taken from each context's own time offset. `melody`: a `Melody`, or a chroma [1, frames, 12].
     """
     guided = params.cfg_scale != 1.0
-    conditioner = Conditioner(model, tokenizer, prompt, guided)
+    conditioner = Conditioner(model, tokenizer, prompt, guided, max_text=None)
     width = 0 if prompt_codes is None else prompt_codes.shape[1]
     if model.cfg.is_melody:
         melody = melody if isinstance(melody, Melody) else None if melody is None else Melody(chroma=melody)

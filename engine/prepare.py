@@ -13,7 +13,22 @@ import logging
 import queue
 import threading
 
+import mlx.core as mx
+
 log = logging.getLogger("mg-live")
+
+
+def mlx_thread(target, name: str, daemon: bool = True) -> threading.Thread:
+    """A thread that uses MLX. MLX gives each thread its own streams; they must go when the thread ends
+    (left behind, they abort the process at exit with "terminate called without an active exception")."""
+
+    def run() -> None:
+        try:
+            target()
+        finally:
+            mx.clear_streams()
+
+    return threading.Thread(target=run, name=name, daemon=daemon)
 
 
 class Job:
@@ -46,7 +61,7 @@ class Preparer:
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._thread = None
         if not inline:
-            self._thread = threading.Thread(target=self._run, name="mg-prepare", daemon=True)
+            self._thread = mlx_thread(self._run, "mg-prepare")
             self._thread.start()
 
     def submit(self, work) -> Job:

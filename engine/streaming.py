@@ -354,11 +354,12 @@ class StreamingEngine:
                 queued = self.metrics.samples + (pending[0].shape[0] if pending is not None else 0)
                 if target is not None and queued >= target:
                     break
-                self.steering.at_boundary()
                 if self.paused:
+                    self.steering.at_boundary()
                     time.sleep(0.01)
                     continue
                 self.sink.wait_for_room(self.stop_event)
+                self.steering.at_boundary()  # after the wait: a change made during it applies at once
                 self.steering.resolve_probes(self.sink.played)
                 start = time.perf_counter()
                 codes = self._make_chunk()

@@ -8,7 +8,6 @@ import json
 import logging
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from ..engine.generate import add_model_arguments, add_sampling_arguments, read_
 from ..engine.generation import codes_from_audio
 from ..engine.generation import SamplingParams
 from ..engine.loading import load
+from ..engine.prepare import mlx_thread
 from ..engine.streaming import StreamingEngine, frames_for
 from ..engine.weights import CheckpointError
 
@@ -197,8 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     player = None
     if console:  # the engine lives on its own thread (MLX streams are per thread), the console on the main one
         built = []
-        player = threading.Thread(target=lambda: (built.append(build_engine()), built[0].run(args.seconds)),
-                                  name="mg-engine", daemon=True)
+        player = mlx_thread(lambda: (built.append(build_engine()), built[0].run(args.seconds)), "mg-engine")
         player.start()
         while not built and player.is_alive():
             time.sleep(0.01)

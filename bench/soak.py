@@ -1,0 +1,141 @@
+"""Soak: play for minutes, paced by the wall clock, while a driver sends OSC the way a busy patch does
+(10–30 messages a second: guidance, temperature, top-k, prompts, slot blends, window changes, and some
+malformed packets), through mg-live's own OSC server. Prints one table row: underruns, frame times
+(median, p99, worst, worst while a context was being built), re-primes, memory at start and end, RTF.
+
+    python bench/soak.py --size tiny --minutes 3                       # a CPU
+    python bench/soak.py --size medium --dtype float16 --minutes 8     # a GPU, random weights
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import sys
+import threading
+from pathlib import Path
+
+import _repo  # noqa: F401  (mg_live from this checkout)
+
+import mlx.core as mx
+import numpy as np
+from pythonosc.udp_client import SimpleUDPClient
+
+import bench
+from mg_live.engine import loading, tiny
+from mg_live.engine.audio import ClockSink
+from mg_live.engine.loading import Loaded, Tokenizer
+from mg_live.engine.prepare import mlx_thread
+from mg_live.engine.sampling import SamplingParams
+from mg_live.engine.streaming import StreamingEngine
+from mg_live.live.app import Controls
+from mg_live.live.osc import OscServer
+from mg_live.live.params import Registry
+
+PROMPTS = ["dark techno with heavy kick", "soft jazz piano", "ambient pad with slow strings", "funk bass groove",
+           "epic orchestral brass", "lofi hip hop beat", "acoustic guitar and flute", "minimal house loop"]
+
+
+def rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:  # not Linux
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def model_for(size: str, dtype: str) -> Loaded:
+    if size == "tiny":
+        return loading.load("tiny", dtype)
+    model = bench.random_model(bench.config_for(size, False), loading.DTYPES[dtype], None)
+    return Loaded(model, Tokenizer(tiny.ensure()), model.cfg, Path("."), dtype, None)
+
+
+class Driver:
+    """Sends OSC to mg-live at `rate` messages a second, from a fixed random sequence."""
+
+    def __init__(self, port: int, rate: tuple[float, float], seed: int = 0):
+        self.client, self.raw = SimpleUDPClient("127.0.0.1", port), socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.port, self.rate, self.rng = port, rate, random.Random(seed)
+        self.sent, self.stop = 0, threading.Event()
+
+    def message(self):
+        r, choice = self.rng, self.rng.random()
+        if choice < 0.35:
+            return "/mg/cfg", r.uniform(1.0, 7.0)
+        if choice < 0.55:
+            return "/mg/temperature", r.uniform(0.7, 1.3)
+        if choice < 0.62:
+            return "/mg/topk", r.choice([50, 100, 250, 500])
+        if choice < 0.72:
+            return "/mg/prompt", r.choice(PROMPTS)
+        if choice < 0.80:
+            return f"/mg/slot/{r.randint(1, 3)}/prompt", r.choice(PROMPTS)
+        if choice < 0.90:
+            return f"/mg/slot/{r.randint(1, 3)}/weight", r.uniform(0.0, 1.0)
+        if choice < 0.94:
+            return "/mg/window", r.choice([4.0, 8.0, 10.0, 12.0, 16.0])
+        return None  # a malformed packet
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            message = self.message()
+            if message is None:
+                self.raw.sendto(bytes(self.rng.getrandbits(8) for _ in range(self.rng.randint(1, 40))),
+                                ("127.0.0.1", self.port))
+            else:
+                self.client.send_message(*message)
+            self.sent += 1
+            self.stop.wait(1.0 / self.rng.uniform(*self.rate))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default="tiny", help="tiny, or small/medium/large (random weights)")
+    parser.add_argument("--dtype", default=None, help="default: float16 on a GPU, float32 on a CPU")
+    parser.add_argument("--minutes", type=float, default=3.0)
+    parser.add_argument("--buffer-ms", type=float, default=100.0, help="the adaptive buffer's ceiling")
+    parser.add_argument("--rate", default="10,30", help="OSC messages per second: low,high")
+    args = parser.parse_args()
+    dtype = args.dtype or ("float16" if mx.default_device() == mx.gpu else "float32")
+    loaded = model_for(args.size, dtype)
+    rate = loaded.config.sample_rate
+    sink = ClockSink(rate, loaded.config.audio_channels, args.buffer_ms)
+    engine = StreamingEngine(loaded, PROMPTS[0], SamplingParams(), sink, morph_seconds=2.0)
+    registry = Registry()
+    controls = Controls(engine, registry, Path("."))
+    osc = OscServer(registry, lambda name, value: controls(name, value, "osc"), "127.0.0.1", 0).start()
+    driver = Driver(osc.address[1], tuple(float(x) for x in args.rate.split(",")))
+    chunks = []  # (ms per frame, a context was being built)
+    rss_start = rss_mb()
+    on_chunk = lambda e: chunks.append((e.metrics.frame_times.recent[-1][1], len(e.generator.contexts) > 1))
+    engine_thread = mlx_thread(lambda: engine.run(args.minutes * 60, on_chunk=on_chunk), "mg-engine", daemon=False)
+    engine_thread.start()
+    driver_thread = threading.Thread(target=driver.run, daemon=True)
+    driver_thread.start()
+    engine_thread.join()
+    driver.stop.set()
+    driver_thread.join()
+    osc.close()
+    rss_end = rss_mb()
+    times = np.array([ms for ms, _ in chunks])
+    building = np.array([ms for ms, b in chunks if b])
+    m = engine.metrics
+    print(f"device: MLX {mx.__version__} {mx.default_device()}; {args.size} {dtype}, {args.minutes:g} min, "
+          f"buffer ceiling {args.buffer_ms:g} ms, {driver.sent} OSC messages "
+          f"({', '.join(f'{k} {v}' for k, v in registry.errors.items()) or 'none refused'})", file=sys.stderr)
+    print("| model | dtype | minutes | OSC msgs | underruns | median frame ms | p99 frame ms | worst frame ms "
+          "| worst while building a context ms | re-primes | RSS start → end MB | RTF |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print(f"| {args.size} | {dtype} | {args.minutes:g} | {driver.sent} | {sink.underruns} | {np.median(times):.2f} "
+          f"| {np.percentile(times, 99):.2f} | {times.max():.2f} | {building.max() if len(building) else 0:.2f} "
+          f"| {m.reprimes} | {rss_start:.0f} → {rss_end:.0f} | {m.rtf(rate):.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Real time, paced by the wall clock: re-primes, a melody change, a chord and a reset never make the
+audio wait. Contexts are short here (6 s) so that several re-primes happen in a few seconds; the buffer is
+generous, and frame times are compared as ratios, never against absolute numbers."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mg_live.engine import loading
+from mg_live.engine.audio import ClockSink
+from mg_live.engine.sampling import SamplingParams
+from mg_live.engine.streaming import StreamingEngine
+import oracle
+
+
+class Timeline:
+    """Per chunk: its frame time, whether a context was being built beside the playing one, and which
+    context played."""
+
+    def __init__(self):
+        self.rows = []
+
+    def __call__(self, engine) -> None:
+        self.rows.append((engine.metrics.frame_times.recent[-1][1], len(engine.generator.contexts) > 1,
+                          id(engine.generator.contexts[0])))
+
+    @property
+    def switches(self) -> int:
+        return sum(a[2] != b[2] for a, b in zip(self.rows, self.rows[1:]))
+
+
+def test_paced_run_across_reprimes_never_underruns(tmp_path):
+    tiny = loading.load("tiny")
+    sink = ClockSink(32000, 1, buffer_ms=300)
+    engine = StreamingEngine(tiny, "slow ambient pad", SamplingParams(), sink, window_seconds=2.0, horizon=300,
+                             log_path=tmp_path / "take.jsonl")
+    timeline = Timeline()
+    engine.run(16.0, on_chunk=timeline)
+    assert sink.underruns == 0
+    assert engine.generator.reprimes >= 3 and timeline.switches >= 3
+    building = [ms for ms, catching_up, _ in timeline.rows[50:] if catching_up]
+    alone = [ms for ms, catching_up, _ in timeline.rows[50:] if not catching_up]
+    # Building a context costs each frame a little, spread over many frames: never one long stall.
+    assert len(building) > 100 and np.median(building) <= 3 * np.median(alone)
+    log = [json.loads(line) for line in (tmp_path / "take.jsonl").read_text().splitlines()]
+    assert not [r for r in log if "underrun" in r]
+
+
+def test_melody_change_chord_and_reset_never_underrun(tmp_path):
+    loaded = loading.load(str(oracle.FIXTURES / "melody"))
+    t = np.arange(32000 * 3) / 32000
+    sf.write(str(tmp_path / "tune.wav"), (0.3 * np.sin(2 * np.pi * 392.0 * t)).astype(np.float32), 32000)
+    sink = ClockSink(32000, 1, buffer_ms=300)
+    engine = StreamingEngine(loaded, oracle.PROMPTS[0], SamplingParams(), sink, window_seconds=2.0,
+                             log_path=tmp_path / "take.jsonl")
+    timeline = Timeline()
+    plan = {50: ("melody", str(tmp_path / "tune.wav")), 300: ("melody", [0, 4, 7]), 450: ("reset", None),
+            500: ("prompt", oracle.PROMPTS[1])}
+
+    def on_chunk(e):
+        timeline(e)
+        if e.metrics.frames in plan:
+            e.submit(*plan.pop(e.metrics.frames), source="test")
+
+    engine.run(14.0, on_chunk=on_chunk)
+    assert sink.underruns == 0
+    log = [json.loads(line) for line in (tmp_path / "take.jsonl").read_text().splitlines()[1:]]
+    applied = [r["param"] for r in log if r.get("source") == "test"]
+    assert applied == ["melody", "melody", "reset", "prompt"]
+    assert timeline.switches >= 4 and engine.metrics.faults == 0  # each took over with a context of its own
+    building = [ms for ms, catching_up, _ in timeline.rows[50:] if catching_up]
+    alone = [ms for ms, catching_up, _ in timeline.rows[50:] if not catching_up]
+    assert np.median(building) <= 3 * np.median(alone)
