@@ -3,7 +3,6 @@ that loads without any remapping: config.json (with an `mg_live` section), weigh
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 import mlx.core as mx
 from mlx.utils import tree_flatten
 
-from .generate import add_model_arguments
+from .cli import Parser, add_model_arguments
 from .loading import QUANT_GROUP_SIZE, load
 from .weights import CheckpointError
 
@@ -36,7 +35,7 @@ def convert(model: str, out: Path, dtype: str = "float32", quantize: int | None 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mg-convert", description="Convert a MusicGen checkpoint to an MLX folder.")
+    parser = Parser(prog="mg-convert", description="Convert a MusicGen checkpoint to an MLX folder.")
     add_model_arguments(parser)
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     args = parser.parse_args(argv)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .generation import SamplingParams, codes_from_audio, decode_audio, generate_codes
-from .loading import DTYPES, load
+from .generation import codes_from_audio, decode_audio, generate_codes
+from .cli import Parser, add_model_arguments, add_sampling_arguments, positive, sampling_from
+from .loading import load
 from .weights import CheckpointError
 
 def read_audio(path: Path) -> tuple[np.ndarray, int]:
@@ -19,26 +19,6 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
 
     audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
     return audio.T, rate
-
-
-def add_model_arguments(parser: argparse.ArgumentParser, default_model: str | None = "tiny") -> None:
-    parser.add_argument("--model", default=default_model,
-                        help="hub id (facebook/musicgen-small), local folder, converted MLX folder, or tiny")
-    parser.add_argument("--dtype", choices=list(DTYPES), help="decoder weight dtype (default float32)")
-    parser.add_argument("--quantize", type=int, choices=[8, 4], help="quantize the decoder's linear layers")
-
-
-def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
-    d = SamplingParams()
-    parser.add_argument("--cfg", type=float, default=d.cfg_scale, help="guidance scale (1 disables guidance)")
-    parser.add_argument("--top-k", type=int, default=d.top_k, help="keep the k most likely tokens (1 = greedy, 0 = off)")
-    parser.add_argument("--top-p", type=float, default=d.top_p, help="nucleus sampling mass (0 = off)")
-    parser.add_argument("--temperature", type=float, default=d.temperature)
-    parser.add_argument("--seed", type=int, default=0)
-
-
-def sampling_from(args) -> SamplingParams:
-    return SamplingParams(cfg_scale=args.cfg, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
 
 
 def write_audio(path: Path, audio: np.ndarray, sample_rate: int) -> None:
@@ -50,10 +30,10 @@ def write_audio(path: Path, audio: np.ndarray, sample_rate: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mg-generate", description="Generate music from a text prompt.")
+    parser = Parser(prog="mg-generate", description="Generate music from a text prompt.")
     add_model_arguments(parser)
     parser.add_argument("--prompt", required=True)
-    parser.add_argument("--seconds", type=float, default=10.0,
+    parser.add_argument("--seconds", type=positive(), default=10.0,
                         help="seconds of new music (beyond 30 s the context restarts every --extend-stride seconds)")
     parser.add_argument("--continue", dest="continue_from", type=Path,
                         help="continue this recording (the output starts with it)")
@@ -67,8 +47,6 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.out.suffix.lower() not in (".wav", ".flac"):
         parser.error("--out must end in .wav or .flac")
-    if args.seconds <= 0:
-        parser.error("--seconds must be positive")
     if not 0 < args.extend_stride < 30:
         parser.error("--extend-stride must be between 0 and 30 seconds")
     try:

@@ -53,7 +53,7 @@ class Param:
         """A number for this parameter, or ValueError saying why not (the command lines' check)."""
         value = float(value) if self.kind == "float" else int(value)
         if value != value or not self.minimum <= value <= self.maximum:
-            raise ValueError(f"{self.name} must be between {self.range_text.split()[0]}"
+            raise ValueError(f"{self.name} must be between {self.minimum:g} and {self.maximum:g}"
                              + (f" {self.unit}" if self.unit else ""))
         return value
 

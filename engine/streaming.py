@@ -67,6 +67,7 @@ class Steering:
 
     def at_boundary(self) -> None:
         """Before a chunk: queued changes apply (or start preparing); prepared ones that are ready apply."""
+        self._replay_due()
         while True:
             try:
                 change = self.changes.get_nowait()
@@ -74,6 +75,13 @@ class Steering:
                 break
             self.apply(change)
         self._activate_ready()
+
+    def _replay_due(self) -> None:
+        steps = self.engine.generator.steps
+        # paused, no step comes: the next change is the one that ended the pause
+        while self.replay and (self.replay[0]["step"] <= steps or self.engine.paused):
+            record = self.replay.popleft()
+            self.apply(Change(record["param"], record["value"], record.get("source", "replay"), record.get("glide", 0.0)))
 
     def _activate_ready(self) -> None:
         while self.pending and self.pending[0][1].ready():
@@ -83,9 +91,7 @@ class Steering:
     def at_frame(self) -> None:
         """Before each frame: replayed changes due at this step, glides, the morph's next keys and values."""
         gen = self.engine.generator
-        while self.replay and self.replay[0]["step"] <= gen.steps:
-            record = self.replay.popleft()
-            self.apply(Change(record["param"], record["value"], record.get("source", "replay"), record.get("glide", 0.0)))
+        self._replay_due()
         self._advance_glides()
         if self.engine.conditioner.advance():
             gen.set_cross(self.engine.conditioner.cross, self.engine.conditioner.cross_mask)
@@ -266,7 +272,7 @@ class StreamingEngine:
                  total_frames: int | None = None, horizon: int = HORIZON_FRAMES, chunk_frames: int = 1,
                  model_name: str = "", codes_path: Path | None = None, morph_seconds: float = 0.0,
                  prompt_codes: np.ndarray | None = None, header: dict | None = None, adaptive: bool = True,
-                 catch_up: int | None = None):
+                 catch_up: int | None = None, melody: Melody | None = None):
         self.loaded, self.sink = loaded, sink
         # "main": the recording asked for at start; "session": the one /mg/record starts and stops
         self.recorders: dict[str, Recorder] = {"main": recorder} if recorder else {}
@@ -279,6 +285,9 @@ class StreamingEngine:
         self.preparer = Preparer(inline=not sink.paced)  # offline rendering and replay prepare inline
         self.conditioner = Conditioner(model, loaded.tokenizer, prompt, guided=True, preparer=self.preparer)
         self.conditioner.morph_frames = round(morph_seconds * self.fps)
+        if melody is not None:  # melody models: follow it from the first context on
+            melody.extended = self.extended
+            self.conditioner.set_melody(melody)
         # Always guided, so that guidance can be turned up live from 1.
         self.generator = FrameGenerator(model, params, seed, horizon=horizon,
                                         window_frames=self.window_frames(window_seconds), total_frames=total_frames,
@@ -354,12 +363,12 @@ class StreamingEngine:
                 queued = self.metrics.samples + (pending[0].shape[0] if pending is not None else 0)
                 if target is not None and queued >= target:
                     break
-                if self.paused:
-                    self.steering.at_boundary()
-                    time.sleep(0.01)
-                    continue
-                self.sink.wait_for_room(self.stop_event)
+                if not self.paused:
+                    self.sink.wait_for_room(self.stop_event)
                 self.steering.at_boundary()  # after the wait: a change made during it applies at once
+                if self.paused:
+                    time.sleep(0.01 if self.sink.paced else 0)
+                    continue
                 self.steering.resolve_probes(self.sink.played)
                 start = time.perf_counter()
                 codes = self._make_chunk()

@@ -6,6 +6,7 @@ Every failure is a `CheckpointError` whose message names the file and the proble
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
 import struct
@@ -35,7 +36,8 @@ def _to_mx(array: np.ndarray, bfloat16: bool) -> mx.array:
 
 
 def read_safetensors(path: Path, wanted: Callable[[str], bool] = lambda k: True) -> dict[str, mx.array]:
-    """Read only the wanted tensors; checks the header and that every tensor lies inside the file."""
+    """Read only the wanted tensors; checks the header and that every tensor lies inside the file and fills
+    exactly its byte range."""
     size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(8)
@@ -48,22 +50,45 @@ def read_safetensors(path: Path, wanted: Callable[[str], bool] = lambda k: True)
             header = json.loads(f.read(header_len))
         except ValueError as e:
             raise CheckpointError(f"{path}: corrupt safetensors header ({e})") from None
+        if not isinstance(header, dict):
+            raise CheckpointError(f"{path}: corrupt safetensors header (not a table of tensors)")
         header.pop("__metadata__", None)
         data_start = 8 + header_len
-        end = max((info["data_offsets"][1] for info in header.values()), default=0)
-        if data_start + end > size:
-            raise CheckpointError(f"{path}: truncated: holds {size} bytes, its header needs {data_start + end}")
+        for name, info in header.items():
+            _check_entry(path, name, info, size - data_start)
         out = {}
         for name, info in header.items():
             if not wanted(name):
                 continue
-            if info["dtype"] not in _SAFETENSORS_DTYPES:
-                raise CheckpointError(f"{path}: tensor {name} has unsupported dtype {info['dtype']}")
             begin, stop = info["data_offsets"]
             f.seek(data_start + begin)
             array = np.frombuffer(f.read(stop - begin), dtype=_SAFETENSORS_DTYPES[info["dtype"]])
             out[name] = _to_mx(array.reshape(info["shape"]), info["dtype"] == "BF16")
     return out
+
+
+def _check_entry(path: Path, name: str, info, data_size: int) -> None:
+    """One header entry: a known dtype, a shape of non-negative ints, offsets inside the data whose span is
+    exactly the shape's bytes."""
+    def bad(problem: str):
+        return CheckpointError(f"{path}: tensor {name}: {problem}")
+
+    if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= set(info):
+        raise bad("corrupt header entry")
+    if info["dtype"] not in _SAFETENSORS_DTYPES:
+        raise bad(f"unsupported dtype {info['dtype']!r}")
+    shape, offsets = info["shape"], info["data_offsets"]
+    if not (isinstance(shape, list) and all(isinstance(n, int) and n >= 0 for n in shape)):
+        raise bad(f"bad shape {shape!r}")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(n, int) for n in offsets)
+            and 0 <= offsets[0] <= offsets[1]):
+        raise bad(f"bad data offsets {offsets!r}")
+    if offsets[1] > data_size:
+        raise CheckpointError(f"{path}: truncated: tensor {name} ends at byte {offsets[1]} of the data, "
+                              f"which holds {data_size}")
+    needed = math.prod(shape) * np.dtype(_SAFETENSORS_DTYPES[info["dtype"]]).itemsize
+    if offsets[1] - offsets[0] != needed:
+        raise bad(f"shape {shape} needs {needed} bytes, its data range holds {offsets[1] - offsets[0]}")
 
 
 # --- torch `.bin` (zip of a pickle + raw storages), read through an unpickler that builds only tensors ----
@@ -80,7 +105,22 @@ class _Storage:
         self.data, self.bfloat16 = data, bfloat16
 
 
-def _rebuild_tensor(storage: _Storage, offset, size, stride, *_):
+def _rebuild_tensor(storage, offset, size, stride, *_):
+    """A tensor from the pickle's (storage, offset, size, stride), every field checked first: the pickle
+    is untrusted, and a view reaching past its storage would read (or crash on) memory that is not it."""
+    if not isinstance(storage, _Storage):
+        raise ValueError("a tensor without a storage")
+    if not (isinstance(offset, int) and isinstance(size, (tuple, list)) and isinstance(stride, (tuple, list))
+            and len(size) == len(stride) and all(isinstance(n, int) for n in (*size, *stride))):
+        raise ValueError(f"malformed tensor record (offset {offset!r}, size {size!r}, stride {stride!r})")
+    if offset < 0 or any(n < 0 for n in size) or any(n < 0 for n in stride):
+        raise ValueError(f"negative offset, size or stride (offset {offset}, size {size}, stride {stride})")
+    count = len(storage.data)
+    if math.prod(size) and offset + sum((n - 1) * s for n, s in zip(size, stride)) >= count:
+        raise ValueError(f"a tensor of size {tuple(size)} (stride {tuple(stride)}, offset {offset}) reaches past "
+                         f"its storage of {count} elements")
+    if not math.prod(size):
+        return _to_mx(np.zeros(tuple(size), storage.data.dtype), storage.bfloat16)
     itemsize = storage.data.itemsize
     array = np.lib.stride_tricks.as_strided(
         storage.data[offset:], shape=tuple(size), strides=tuple(s * itemsize for s in stride)
@@ -110,9 +150,10 @@ class _TensorsOnlyUnpickler(pickle.Unpickler):
         raise CheckpointError(f"{self.path}: refusing to load, the pickle asks for {module}.{name}")
 
     def persistent_load(self, pid):
-        kind, storage_type, key, _location, _numel = pid
-        if kind != "storage" or not isinstance(storage_type, _StorageType):
-            raise CheckpointError(f"{self.path}: unexpected persistent object {kind!r}")
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"
+                and isinstance(pid[1], _StorageType) and isinstance(pid[2], str)):
+            raise CheckpointError(f"{self.path}: unexpected persistent object {str(pid)[:80]!r}")
+        _kind, storage_type, key, _location, _numel = pid
         raw = self.archive.read(f"{self.prefix}/data/{key}")
         return _Storage(np.frombuffer(raw, dtype=_TORCH_STORAGES[storage_type.name]), storage_type.name == "BFloat16Storage")
 
@@ -125,10 +166,16 @@ def read_torch_bin(path: Path, wanted: Callable[[str], bool] = lambda k: True) -
                 raise CheckpointError(f"{path}: not a torch zip checkpoint (no data.pkl)")
             with archive.open(pkl) as f:
                 state = _TensorsOnlyUnpickler(f, archive, pkl.rsplit("/", 1)[0], path).load()
-    except (zipfile.BadZipFile, EOFError, KeyError, pickle.UnpicklingError, ValueError, struct.error) as e:
-        raise CheckpointError(f"{path}: truncated or corrupt torch checkpoint ({type(e).__name__}: {e})") from None
+    except CheckpointError:
+        raise
+    except Exception as e:  # noqa: BLE001 - whatever a malformed file provokes ends in one line
+        raise CheckpointError(f"{path}: truncated or corrupt torch checkpoint ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0] if str(e) else ''})") from None
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: holds a {type(state).__name__}, not a state dict")
+    for key, value in state.items():
+        if not isinstance(key, str) or not isinstance(value, mx.array):
+            raise CheckpointError(f"{path}: entry {str(key)[:60]!r} is not a tensor")
     return {k: v for k, v in state.items() if wanted(k)}
 
 

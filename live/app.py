@@ -3,7 +3,6 @@ performance offline (`--replay`)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import signal
@@ -12,11 +11,13 @@ import time
 from pathlib import Path
 
 from ..engine.audio import AudioUnavailable, ClockSink, Recorder, SoundDeviceSink, UnpacedSink
-from ..engine.generate import add_model_arguments, add_sampling_arguments, read_audio, sampling_from
+from ..engine.cli import Parser, add_model_arguments, add_registry_argument, add_sampling_arguments, positive, sampling_from
+from ..engine.generate import read_audio
+from ..engine.chroma import Melody
 from ..engine.generation import codes_from_audio
-from ..engine.generation import SamplingParams
 from ..engine.loading import load
 from ..engine.prepare import mlx_thread
+from ..engine.sampling import SamplingParams
 from ..engine.streaming import StreamingEngine, frames_for
 from ..engine.weights import CheckpointError
 
@@ -26,14 +27,16 @@ DEFAULT_BUFFER_MS = 100
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="mg-live", description="Play MusicGen live, endlessly.")
+    parser = Parser(prog="mg-live", description="Play MusicGen live, endlessly.")
     add_model_arguments(parser, default_model=None)
     parser.add_argument("--prompt", default="warm analog synth pad with slow drums")
-    parser.add_argument("--seconds", type=float, help="stop cleanly after this much audio (default: run until Ctrl-C)")
+    parser.add_argument("--seconds", type=positive(), help="stop cleanly after this much audio (default: run until Ctrl-C)")
     parser.add_argument("--no-audio", action="store_true", help="no sound card: pace by the wall clock")
-    parser.add_argument("--buffer-ms", type=float, default=DEFAULT_BUFFER_MS,
-                        help="how far generation may run ahead of the ear (lower: faster response, more risk of gaps)")
-    parser.add_argument("--window", type=float, default=10.0, help="seconds of past music kept when the context restarts (2-30)")
+    parser.add_argument("--buffer-ms", type=positive(), default=DEFAULT_BUFFER_MS,
+                        help="the most audio generation may run ahead of the ear (the adaptive buffer's ceiling)")
+    parser.add_argument("--fixed-buffer", action="store_true", help="keep the buffer at --buffer-ms (no adapting)")
+    add_registry_argument(parser, "window")
+    add_registry_argument(parser, "morph")
     parser.add_argument("--chunk-frames", type=int, default=1, choices=range(1, 17), metavar="1-16",
                         help="frames (20 ms each) decoded to audio per codec call: 1 answers controls soonest; "
                              "4 spends a third as much time in the codec per frame, for up to 60 ms more latency")
@@ -49,12 +52,11 @@ def parse_args(argv):
     parser.add_argument("--midi-map", type=Path, help="MIDI map (TOML): CC → parameter, notes → prompts/transport")
     parser.add_argument("--headless", action="store_true", help="plain status lines instead of the console")
     parser.add_argument("--continue", dest="continue_from", type=Path, help="start the performance from this recording")
+    parser.add_argument("--melody", type=Path, help="melody models: follow this recording's melody from the start")
     parser.add_argument("--replay", type=Path, help="re-render this event log offline (with --out)")
     parser.add_argument("--out", type=Path, help="output .wav/.flac of --replay")
     add_sampling_arguments(parser)
     args = parser.parse_args(argv)
-    if not 2 <= args.window <= 30:
-        parser.error("--window must be between 2 and 30 seconds")
     for name in ("record", "out"):
         path = getattr(args, name)
         if path and path.suffix.lower() not in (".wav", ".flac"):
@@ -145,10 +147,11 @@ def replay(args) -> int:
     params = SamplingParams(settings["cfg"], settings["temperature"], settings["top_k"], settings["top_p"])
     sink = UnpacedSink(loaded.config.sample_rate, loaded.config.audio_channels, args.buffer_ms)
     prompt_codes = codes_from_audio(loaded.model, *read_audio(Path(header["continue"]))) if header.get("continue") else None
+    melody = Melody.from_recording(*read_audio(Path(header["melody"])), start_frame=None) if header.get("melody") else None
     engine = StreamingEngine(loaded, settings["prompt"], params, sink, seed=header["seed"],
                              window_seconds=settings["window"], recorder=Recorder(args.out, sink.sample_rate, sink.channels),
                              total_frames=header.get("total_frames"), horizon=header.get("horizon", 1500),
-                             codes_path=args.codes_out, prompt_codes=prompt_codes)
+                             codes_path=args.codes_out, prompt_codes=prompt_codes, melody=melody)
     initial = [("negative", settings.get("negative", "")), ("morph", settings.get("morph", 0.0))]
     initial += [("slot_prompt", [int(n), text]) for n, (text, _) in settings.get("slots", {}).items()]
     initial += [("slot_weight", [int(n), weight]) for n, (_, weight) in settings.get("slots", {}).items()]
@@ -182,6 +185,18 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, RuntimeError) as e:
         print(f"mg-live: {args.continue_from}: cannot read audio ({e})", file=sys.stderr)
         return 2
+    melody = None
+    if args.melody:
+        if not loaded.config.is_melody:
+            print(f"mg-live: {args.model} is not a melody model (try facebook/musicgen-melody)", file=sys.stderr)
+            return 2
+        try:
+            melody = Melody.from_recording(*read_audio(args.melody), start_frame=None)
+        except (OSError, RuntimeError) as e:
+            print(f"mg-live: {args.melody}: cannot read audio ({e})", file=sys.stderr)
+            return 2
+    header = {"continue": str(args.continue_from.resolve())} if args.continue_from else {}
+    header |= {"melody": str(args.melody.resolve())} if args.melody else {}
     recorder = Recorder(args.record, rate, channels) if args.record else None
 
     def build_engine() -> StreamingEngine:
@@ -190,8 +205,8 @@ def main(argv: list[str] | None = None) -> int:
                                chunk_frames=args.chunk_frames,
                                total_frames=frames_for(args.seconds, loaded) if args.seconds else None,
                                model_name=args.model, codes_path=args.codes_out,
-                               morph_seconds=BY_NAME["morph"].default, prompt_codes=prompt_codes,
-                               header={"continue": str(args.continue_from.resolve())} if args.continue_from else None)
+                               morph_seconds=args.morph, prompt_codes=prompt_codes, header=header, melody=melody,
+                               adaptive=not args.fixed_buffer)
 
     console = not args.headless and sys.stdout.isatty()
     player = None

@@ -186,6 +186,9 @@ def melody_reference(model, tokenizer, seed: int = 0) -> dict[str, np.ndarray]:
         out["melody_codes"], _ = _generate(model, **single, input_features=torch.tensor(chroma),
                                            max_new_tokens=GREEDY_FRAMES + delays)
         out["null_codes"], _ = _generate(model, **single, max_new_tokens=GREEDY_FRAMES + delays)
+        # past the sinusoid table (max_position_embeddings): transformers grows it with the same formula
+        long = model.decoder.config.max_position_embeddings + 40
+        out["long_codes"], _ = _generate(model, **single, input_features=torch.tensor(chroma), max_new_tokens=long)
     return out
 
 

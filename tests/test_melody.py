@@ -26,6 +26,17 @@ def test_melody_greedy_codes(melody, with_chroma):
     np.testing.assert_array_equal(codes, expected)
 
 
+def test_positions_past_the_sinusoid_table(melody):
+    """The prefix (chroma and text) counts positions too; past max_position_embeddings (512 in these
+    fixtures) the reference grows its sinusoid table with the same formula: codes still match it."""
+    loaded, ref = melody
+    expected = ref["long_codes"]
+    assert loaded.config.chroma_length + expected.shape[-1] > loaded.config.decoder.max_position_embeddings
+    codes = generation.generate_codes(loaded.model, loaded.tokenizer, oracle.PROMPTS[0], expected.shape[-1],
+                                      SamplingParams(cfg_scale=3.0, top_k=1), melody=ref["chroma"])
+    np.testing.assert_array_equal(codes, expected)
+
+
 def test_chroma_filterbank_matches_the_reference():
     from mg_live.engine.chroma import chroma_filterbank
 
@@ -57,17 +68,25 @@ def test_chroma_of_a_c_major_triad():
     assert thirty.shape == (1, 235, 12)
 
 
-def test_melody_model_plays_live_and_takes_a_new_prompt():
-    """A melody model streams too; its text is a prefix, so a new prompt restarts the context from the
-    recent window (the audio stream goes on)."""
+def test_melody_model_plays_live_and_takes_a_new_prompt(tmp_path):
+    """A melody model streams too; its text is a prefix, so a new prompt (with the registry's default
+    morph) builds one new context from the recent window, which takes over when it is ready."""
+    import json
+
     from mg_live.engine.audio import UnpacedSink
+    from mg_live.engine.params import BY_NAME
     from mg_live.engine.streaming import StreamingEngine
 
     loaded = loading.load(str(oracle.FIXTURES / "stereo-melody"))
-    engine = StreamingEngine(loaded, oracle.PROMPTS[0], SamplingParams(), UnpacedSink(32000, 2, 100))
+    engine = StreamingEngine(loaded, oracle.PROMPTS[0], SamplingParams(), UnpacedSink(32000, 2, 100),
+                             morph_seconds=BY_NAME["morph"].default, log_path=tmp_path / "take.jsonl")
+    contexts = []
     engine.submit("prompt", oracle.PROMPTS[1])
-    engine.run(2.0)
-    assert engine.metrics.samples == 64000 and engine.generator.reprimes == 1
+    engine.run(8.0, on_chunk=lambda e: contexts.append(id(e.generator.contexts[0])))
+    assert engine.metrics.samples == 8 * 32000 and engine.generator.reprimes == 1
+    assert len(set(contexts)) == 2  # one new context took over, once
+    log = [json.loads(line) for line in (tmp_path / "take.jsonl").read_text().splitlines()[1:]]
+    assert [r["param"] for r in log if "param" in r] == ["prompt"] and engine.prompt == oracle.PROMPTS[1]
 
 
 def test_midi_chords_become_the_melody(tmp_path):

@@ -52,8 +52,10 @@ class Watch:
     """Runs a generator frame by frame, keeping every frame and, at each switch to a new context, how its
     keys and values compare with a fresh prefill of the frames it says it continues."""
 
-    def __init__(self, generator: FrameGenerator):
-        self.generator, self.frames, self.switches = generator, [], []
+    def __init__(self, generator: FrameGenerator, prompt: np.ndarray | None = None):
+        self.generator, self.switches = generator, []
+        self.first = 0 if prompt is None else -prompt.shape[1]  # global frame of the first one kept
+        self.frames = [] if prompt is None else list(prompt.T)
         self.live = generator.contexts[0]
 
     def run(self, count: int) -> np.ndarray:
@@ -63,7 +65,7 @@ class Watch:
             if gen.contexts[0] is not self.live:
                 self.live = context = gen.contexts[0]
                 emitted = np.stack(self.frames, axis=1)
-                prompt = emitted[:, context.frames_before : context.owns_from]
+                prompt = emitted[:, context.frames_before - self.first : context.owns_from - self.first]
                 assert prompt.shape[1] == context.width
                 expected = fresh_keys(gen, prompt, context.prefix, context.prefix_len)
                 end = context.prefix_len + context.width + 1
@@ -71,7 +73,7 @@ class Watch:
                 error = max(float(mx.abs(gen.cache[i][:, rows, :, :end] - expected[i]).max())
                             for i in range(len(expected)))
                 self.switches.append((context.frames_before, context.owns_from, error))
-        return np.stack(self.frames, axis=1)
+        return np.stack(self.frames, axis=1)[:, -self.first :]
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +107,20 @@ def test_forgetting_the_window_would_be_caught(tiny):
     expected = fresh_keys(gen, unrelated, None, 0)
     rows = slice(context.rows, context.rows + gen.batch)
     assert float(mx.abs(gen.cache[0][:, rows, :, : context.width + 1] - expected[0]).max()) > 1e-2
+
+
+def test_a_long_recording_stays_in_the_history(tiny):
+    """Continuing a recording longer than the window: the next context's prompt still holds the end of
+    the recording (the reference keeps the prompt's tokens), not only the frames generated since."""
+    conditioner = Conditioner(tiny.model, tiny.tokenizer, "slow ambient pad")
+    recording = np.random.default_rng(3).integers(0, 2048, (4, 300)).astype(np.int32)
+    gen = FrameGenerator(tiny.model, SamplingParams(top_k=1), horizon=400, window_frames=200, prompt=recording,
+                         cross=conditioner.cross, cross_mask=conditioner.cross_mask)
+    watch = Watch(gen, recording)
+    watch.run(150)
+    (frames_before, owns_from, error), = watch.switches
+    assert (frames_before, owns_from) == (-100, 100)  # 100 frames of the recording, then 100 new ones
+    assert error < 1e-4
 
 
 def test_sixty_seconds_of_melody_follow_the_reference_windows(monkeypatch):

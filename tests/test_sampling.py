@@ -49,6 +49,50 @@ def test_top_k_then_top_p():
     assert (both <= kept(x, top_k=20)).all() and (both.sum(-1) >= 1).all()
 
 
+def softmax(z):
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+@pytest.mark.parametrize("temperature", [0.5, 1.0, 2.5])
+def test_temperature_scales_the_kept_logits(temperature):
+    """What is kept is logits / temperature exactly; what is dropped is -inf."""
+    x = logits(6)
+    out = np.array(filter_logits(mx.array(x), mx.array(temperature), mx.array(40), mx.array(0.0)))
+    mask = np.isfinite(out)
+    assert (mask.sum(-1) == 40).all()
+    np.testing.assert_allclose(out[mask], (x / temperature)[mask], rtol=1e-6)
+
+
+@pytest.mark.parametrize("temperature", [0.5, 2.0])
+def test_samples_follow_softmax_of_logits_over_temperature(temperature):
+    """A sampled histogram over the kept set matches softmax(logits / T) renormalised on it (chi-square)."""
+    x = np.array([[2.0, 1.5, 1.0, 0.5, 0.0, -0.5, -4.0, -5.0]], np.float32) * 1.5
+    filtered = filter_logits(mx.array(x), mx.array(temperature), mx.array(6), mx.array(0.0))
+    n = 40000
+    draws = np.array(mx.random.categorical(filtered, num_samples=n, key=mx.random.key(1)))[0]
+    counts = np.bincount(draws, minlength=8)
+    expected = np.zeros(8)
+    expected[:6] = softmax(x[0, :6] / temperature)
+    assert counts[6:].sum() == 0
+    chi2 = ((counts[:6] - n * expected[:6]) ** 2 / (n * expected[:6])).sum()
+    assert chi2 < 25  # 5 degrees of freedom: p ≈ 1e-4; a wrong temperature is off by thousands
+    other = softmax(x[0, :6] / (1.0 if temperature != 1.0 else 2.0))
+    assert ((counts[:6] - n * other) ** 2 / (n * other)).sum() > 200
+
+
+def test_top_p_runs_on_the_renormalised_top_k():
+    """top-p counts probability within the top-k (renormalised), as transformers applies them in turn."""
+    x = np.array([[3.0, 2.9, 2.8, 0.0, -0.1, -0.2, -0.3, -0.4] + [-0.5] * 200], np.float32)
+    k, p = 3, 0.6
+    mask = kept(x, top_k=k, top_p=p)[0]
+    within = softmax(x[0, :k])  # [0.367, 0.332, 0.301]: the first two reach 0.6
+    assert within[0] < p <= within[:2].sum()
+    assert mask.tolist()[:3] == [True, True, False] and mask.sum() == 2
+    whole = softmax(x[0])[:2].sum()  # over the whole vocabulary the first two are far from 0.6
+    assert whole < p
+
+
 def test_greedy_is_argmax():
     x = logits(3)
     mask = kept(x, top_k=1)

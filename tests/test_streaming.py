@@ -12,6 +12,8 @@ import soundfile as sf
 from mg_live.engine import loading
 from mg_live.engine.audio import RingBuffer, UnpacedSink, Recorder
 from mg_live.engine.encodec import StreamingDecoder
+from mg_live.engine.chroma import Melody
+from mg_live.engine.generation import generate_codes
 from mg_live.engine.sampling import SamplingParams
 from mg_live.engine.streaming import StreamingEngine, frames_for
 import oracle
@@ -44,21 +46,46 @@ def run_cli(*args):
     return result
 
 
-@pytest.mark.parametrize("name,chunk_frames", [("mono", 1), ("stereo", 1), ("mono", 4)])
+@pytest.mark.parametrize("name,chunk_frames", [("mono", 1), ("stereo", 1), ("mono", 4), ("melody", 1),
+                                               ("stereo-melody", 1)])
 def test_live_recording_equals_offline_render(tmp_path, name, chunk_frames):
-    """Greedy, same model/prompt/seed: what mg-live plays (wall-clock paced, no sound card) is what
-    mg-generate renders, sample for sample, however many frames each codec call decodes."""
+    """Greedy, same model/prompt/seed (and melody): what mg-live plays (wall-clock paced, no sound card,
+    the registry's default morph) is what mg-generate renders, sample for sample, however many frames each
+    codec call decodes."""
     folder, seconds = oracle.FIXTURES / name, 1.0
     loaded = loading.load(str(folder))
     total = frames_for(seconds, loaded)
     common = ["--model", folder, "--prompt", oracle.PROMPTS[0], "--top-k", 1, "--cfg", 3, "--seed", 5]
-    run_cli("mg_live.live.app", *common, "--seconds", seconds, "--no-audio", "--buffer-ms", 50, "--chunk-frames", chunk_frames,
-            "--record", tmp_path / "live.wav", "--log", tmp_path / "live.jsonl")
+    if "melody" in name:
+        t = np.arange(32000 * 3) / 32000
+        sf.write(str(tmp_path / "tune.wav"), (0.3 * np.sin(2 * np.pi * 330.0 * t)).astype(np.float32), 32000)
+        common += ["--melody", tmp_path / "tune.wav"]
+    run_cli("mg_live.live.app", *common, "--seconds", seconds, "--no-audio", "--buffer-ms", 50, "--chunk-frames",
+            chunk_frames, "--record", tmp_path / "live.wav", "--log", tmp_path / "live.jsonl")
     run_cli("mg_live.engine.generate", *common, "--seconds", total / 50, "--out", tmp_path / "offline.wav")
     live, _ = sf.read(tmp_path / "live.wav", dtype="float32", always_2d=True)
     offline, _ = sf.read(tmp_path / "offline.wav", dtype="float32", always_2d=True)
-    assert live.shape == (int(seconds * 32000), 2 if name == "stereo" else 1)
+    assert live.shape == (int(seconds * 32000), 2 if "stereo" in name else 1)
     assert snr_db(offline[: len(live)], live) >= 60
+
+
+@pytest.mark.parametrize("name", ["melody", "stereo-melody"])
+def test_melody_live_equals_offline_past_a_context(tmp_path, name):
+    """A recording longer than a context: the engine and offline generation take each context's melody
+    from the same time offset (contexts of 8 s here, so that a few fit in a short test)."""
+    loaded = loading.load(str(oracle.FIXTURES / name))
+    t = np.arange(32000 * 11) / 32000
+    tune = (0.3 * np.sin(2 * np.pi * np.where(t % 3 < 1.5, 261.63, 440.0) * t)).astype(np.float32)
+    frames, params = 1000, SamplingParams(top_k=1)
+    engine = StreamingEngine(loaded, oracle.PROMPTS[0], params, UnpacedSink(32000, loaded.config.audio_channels, 100),
+                             seed=2, window_seconds=3.0, total_frames=frames, horizon=400, morph_seconds=2.0,
+                             codes_path=tmp_path / "live.npy", melody=Melody.from_recording(tune[None], 32000))
+    engine.run(frames * 640 / 32000)
+    offline = generate_codes(loaded.model, loaded.tokenizer, oracle.PROMPTS[0], frames, params, seed=2,
+                             extend_stride=(400 - 150) / 50, horizon=400,
+                             melody=Melody.from_recording(tune[None], 32000))
+    assert engine.generator.reprimes >= 3
+    np.testing.assert_array_equal(np.load(tmp_path / "live.npy")[..., :frames], offline)
 
 
 def rss_bytes() -> int:
