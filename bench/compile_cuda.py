@@ -1,25 +1,31 @@
 """Compile the fused decoder layer's CUDA source without a GPU, to catch errors and see register use and
 spills before spending device time. The source is wrapped the way `mx.fast.cuda_kernel` wraps it (a
-plain CUDA-header stand-in for MLX's own device header) and compiled by NVRTC for sm_90.
+plain CUDA-header stand-in for MLX's own device header) and compiled for sm_90 by NVRTC, or by nvcc when
+the NVRTC wheels are not installed.
 
-    pip install nvidia-cuda-nvrtc-cu12 nvidia-cuda-runtime-cu12 nvidia-cuda-cccl-cu12
-    python bench/compile_cuda.py
+    python bench/compile_cuda.py        # nvcc on the PATH, or: pip install nvidia-cuda-nvrtc-cu12
+                                        #   nvidia-cuda-runtime-cu12 nvidia-cuda-cccl-cu12
 """
 
 from __future__ import annotations
 
 import ctypes
+import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import _repo  # noqa: F401  (mg_live from this checkout)
 
 from mg_live.engine import cuda_decoder
 
-# (T, B, H, HD, F, MAX_LEN, NSPLIT, CROSS): large and medium with guidance, a tiny melody model without
-CONFIGS = [("__half", 2, 32, 64, 8192, 1536, 2, True), ("float", 2, 24, 64, 6144, 1536, 2, True),
-           ("__nv_bfloat16", 1, 4, 16, 256, 100, 33, False)]
-NAMES = ("B", "H", "HD", "F", "MAX_LEN", "NSPLIT")
+# (T, B, R, H, HD, F, MAX_LEN, NSPLIT, CROSS): large and medium with guidance, one context (B = 2 rows) and
+# one catching up beside it (2 + 2·k rows); a tiny melody model without guidance
+CONFIGS = [("__half", 2, 4, 32, 64, 8192, 1664, 2, True), ("__half", 6, 4, 32, 64, 8192, 1664, 1, True),
+           ("float", 2, 4, 24, 64, 6144, 1664, 2, True), ("__half", 8, 4, 24, 64, 6144, 1664, 1, True),
+           ("__nv_bfloat16", 1, 2, 4, 16, 256, 100, 33, False)]
+NAMES = ("B", "R", "H", "HD", "F", "MAX_LEN", "NSPLIT")
 EXTRA = {"cross_kv": ["const Shape cross_kv_shape"], "cross_mask": ["const int cross_mask_ndim"]}  # as MLX adds them
 
 
@@ -31,7 +37,7 @@ def nvidia_root() -> Path:
 
 def source(dtype: str, *values, blocks: int = 132) -> str:
     *ints, cross = values
-    types = {"x": "float", "offset": "int32_t", "barrier": "uint32_t", "cross_mask": "bool"}
+    types = {"x": "float", "rows": "int32_t", "barrier": "uint32_t", "cross_mask": "bool"}
     params = [p for n in cuda_decoder.INPUTS for p in [f"const {types.get(n, dtype)}* {n}"] + EXTRA.get(n, [])]
     params += [f"float* {n}" for n in cuda_decoder.OUTPUTS]
     constants = "".join(f"  constexpr int {n} = {v};\n" for n, v in zip(NAMES + ("NB",), (*ints, blocks)))
@@ -57,16 +63,29 @@ def compile_source(nvrtc, root: Path, text: str) -> tuple[int, str]:
     return status, log.value.decode()
 
 
+def compile_with_nvcc(text: str) -> tuple[int, str]:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "layer.cu"
+        path.write_text(text)
+        result = subprocess.run(["nvcc", "-arch=sm_90", "-std=c++17", "--ptxas-options=-v", "-c", str(path), "-o",
+                                 str(Path(folder) / "layer.o")], capture_output=True, text=True)
+        return result.returncode, result.stdout + result.stderr
+
+
 def main() -> int:
     try:
         root = nvidia_root()
         nvrtc = ctypes.CDLL(str(next((root / "cuda_nvrtc" / "lib").glob("libnvrtc.so*"))))
+        compile_one = lambda text: compile_source(nvrtc, root, text)
     except (ImportError, StopIteration, OSError):
-        print("NVRTC not found: pip install nvidia-cuda-nvrtc-cu12 nvidia-cuda-runtime-cu12 nvidia-cuda-cccl-cu12")
-        return 2
+        if not shutil.which("nvcc"):
+            print("neither NVRTC nor nvcc found: pip install nvidia-cuda-nvrtc-cu12 nvidia-cuda-runtime-cu12 "
+                  "nvidia-cuda-cccl-cu12, or put the CUDA toolkit's bin on the PATH")
+            return 2
+        compile_one = compile_with_nvcc
     failed = 0
     for config in CONFIGS:
-        status, log = compile_source(nvrtc, root, source(*config))
+        status, log = compile_one(source(*config))
         summary = [line.split("ptxas", 1)[-1].lstrip(" info.:") for line in log.splitlines()
                    if "registers" in line or "spill" in line]
         print(f"{config}: {'ok' if status == 0 else 'FAILED'} {'; '.join(summary)}")

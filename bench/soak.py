@@ -110,9 +110,15 @@ def main() -> int:
     controls = Controls(engine, registry, Path("."))
     osc = OscServer(registry, lambda name, value: controls(name, value, "osc"), "127.0.0.1", 0).start()
     driver = Driver(osc.address[1], tuple(float(x) for x in args.rate.split(",")))
-    chunks = []  # (ms per frame, a context was being built)
+    chunks = []  # (ms per frame, a context was being built, a change applied, morphing, seconds played)
     rss_start = rss_mb()
-    on_chunk = lambda e: chunks.append((e.metrics.frame_times.recent[-1][1], len(e.generator.contexts) > 1))
+    applied = [0]
+
+    def on_chunk(e):
+        chunks.append((e.metrics.frame_times.recent[-1][1], len(e.generator.contexts) > 1,
+                       e.steering.applied != applied[0], e.conditioner.morphing, e.metrics.samples / rate))
+        applied[0] = e.steering.applied
+
     engine_thread = mlx_thread(lambda: engine.run(args.minutes * 60, on_chunk=on_chunk), "mg-engine", daemon=False)
     engine_thread.start()
     driver_thread = threading.Thread(target=driver.run, daemon=True)
@@ -122,8 +128,9 @@ def main() -> int:
     driver_thread.join()
     osc.close()
     rss_end = rss_mb()
-    times = np.array([ms for ms, _ in chunks])
-    building = np.array([ms for ms, b in chunks if b])
+    times = np.array([c[0] for c in chunks])
+    building = np.array([c[0] for c in chunks if c[1]])
+    quiet = np.array([c[0] for c in chunks if c[1] and not c[2] and not c[3]])  # building, nothing else changing
     m = engine.metrics
     print(f"device: MLX {mx.__version__} {mx.default_device()}; {args.size} {dtype}, {args.minutes:g} min, "
           f"buffer ceiling {args.buffer_ms:g} ms, {driver.sent} OSC messages "
@@ -134,6 +141,14 @@ def main() -> int:
     print(f"| {args.size} | {dtype} | {args.minutes:g} | {driver.sent} | {sink.underruns} | {np.median(times):.2f} "
           f"| {np.percentile(times, 99):.2f} | {times.max():.2f} | {building.max() if len(building) else 0:.2f} "
           f"| {m.reprimes} | {rss_start:.0f} → {rss_end:.0f} | {m.rtf(rate):.2f} |")
+    if len(building):
+        print(f"frames while building a context: {len(building)}, median {np.median(building):.2f} ms, p99 "
+              f"{np.percentile(building, 99):.2f} ms; with no other change at the same time: worst "
+              f"{quiet.max() if len(quiet) else 0:.2f} ms")
+    print("slowest frames (ms, at s, building a context, a change applied, morphing):",
+          ", ".join(f"{c[0]:.0f}@{c[4]:.1f}{'B' if c[1] else ''}{'C' if c[2] else ''}{'M' if c[3] else ''}"
+                    for c in sorted(chunks, reverse=True)[:8]))
+    print("underruns at (s):", ", ".join(f"{t:.1f}" for _, t in m.underrun_events[:20]))
     return 0
 
 

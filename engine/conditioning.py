@@ -230,6 +230,25 @@ class Conditioner:
     def morphing(self) -> bool:
         return self._from is not None
 
+    def warm_up(self) -> None:
+        """Run once what a blend's composition, a morph's frame and a melody's prefix run, then put
+        everything back: on a GPU each kernel is built on its first use, which must not be mid-performance."""
+        active, cross, cross_mask, morph_frames = self.active, self.cross, self.cross_mask, self.morph_frames
+        blend = Blend(((0, active.blend.prompt, 0.5), (1, "warm", 0.5)), negative="quiet")
+        composition = self.compose(blend)
+        if self.melody_model:
+            chroma = mx.zeros((1, self.model.cfg.chroma_length, self.model.cfg.num_chroma)).at[:, :, 0].add(1.0)
+            mx.eval(prefix_rows(self.model, composition.condition, chroma, composition.negative, self.guided,
+                                self.max_prefix))
+        else:
+            self.morph_frames = 4
+            self.start(composition)
+            self.advance()
+            mx.eval(self.cross, self.cross_mask)
+        self.active, self.cross, self.cross_mask, self.morph_frames = active, cross, cross_mask, morph_frames
+        self._from, self._progress = None, 0
+        self._prefixes.clear()
+
     # --- melody models: the prefix of each decoder context ------------------------------------------
 
     def set_melody(self, melody: Melody | None) -> None:

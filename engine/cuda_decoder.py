@@ -26,6 +26,7 @@ import mlx.nn as nn
 ENABLED = os.environ.get("MG_FUSED_LAYERS", "1") != "0"  # MG_FUSED_LAYERS=0: the plain MLX layers
 
 THREADS = 512  # per block: 16 warps, to keep enough weight loads in flight per SM
+MAX_ROWS = 16  # rows a launch may carry: each row holds accumulators in registers (512 threads share 64K)
 
 HEADER = f"#define NT {THREADS}\n#define NW {THREADS // 32}\n" + r"""#define NEG_INF (-__int_as_float(0x7f800000))
 
@@ -200,12 +201,12 @@ __device__ void matvec(const T* __restrict__ W, int N, const float* in, Emit emi
   }
 }
 
-// One query row per (batch, head) against `length` keys, split into NSPLIT ranges over the blocks. Keys
-// and values of (b, h) start at keys[(b*H + h) * stride * HD] and values[...]; with `valid` ([B][stride])
-// the keys it marks false score -inf. Each range leaves its unnormalised output, max and sum in
-// part[(b, h, split)] = [HD | max | sum].
-template <typename T, int B, int H, int HD, int NSPLIT>
-__device__ void attend(const float* q, const T* keys, const T* values, int stride, int length,
+// One query row per (row, head) against its keys, split into NSPLIT ranges over the blocks. Row b reads
+// the keys and values of storage row row_of(b), length_of(b) of them: (r, h) start at keys[(r*H + h) *
+// stride * HD] and values[...]; with `valid` ([rows][stride]) the keys it marks false score -inf. Each range
+// leaves its unnormalised output, max and sum in part[(b, h, split)] = [HD | max | sum].
+template <typename T, int B, int H, int HD, int NSPLIT, typename RowOf, typename LengthOf>
+__device__ void attend(const float* q, const T* keys, const T* values, int stride, RowOf row_of, LengthOf length_of,
                        const bool* valid, float* part, float* smem) {
   constexpr int D = H * HD;
   constexpr int VEC = 16 / sizeof(T);
@@ -217,17 +218,18 @@ __device__ void attend(const float* q, const T* keys, const T* values, int strid
   float* scores = acc + NT;
   for (int item = blockIdx.x; item < B * H * NSPLIT; item += gridDim.x) {
     const int split = item % NSPLIT, h = (item / NSPLIT) % H, b = item / (NSPLIT * H);
+    const int length = length_of(b), row = row_of(b);
     const int per = (length + NSPLIT - 1) / NSPLIT;
     const int j0 = min(length, split * per), j1 = min(length, j0 + per);
-    const T* kb = keys + (size_t)(b * H + h) * stride * HD;
-    const T* vb = values + (size_t)(b * H + h) * stride * HD;
+    const T* kb = keys + (size_t)(row * H + h) * stride * HD;
+    const T* vb = values + (size_t)(row * H + h) * stride * HD;
     for (int i = threadIdx.x; i < HD; i += NT) sq[i] = __ldcg(q + b * D + h * HD + i) * scale;
     __syncthreads();
     float top = NEG_INF;
 #pragma unroll 2
     for (int j = j0 + threadIdx.x; j < j1; j += NT) {
       float s = NEG_INF;
-      if (valid == nullptr || valid[b * stride + j]) {
+      if (valid == nullptr || valid[row * stride + j]) {
         s = 0.f;
         const T* kr = kb + (size_t)j * HD;
 #pragma unroll
@@ -314,7 +316,8 @@ SOURCE = r"""
   float* red = smem + B * (F > D + H * NSPLIT ? F : D + H * NSPLIT);  // after every staged vector
   unsigned int* bar = const_cast<unsigned int*>(barrier);
   T* kv_cache = const_cast<T*>(cache);
-  const int row0 = where[0], position = where[1];  // the context's first cache row, this step's position
+  // Row b (a context's conditional or unconditional row at one position) writes and reads cache row
+  // rows[3b] at position rows[3b + 1]; its cross-attention reads condition row rows[3b + 2].
   constexpr int WARPS = NB * NW;
   constexpr int COLS_QKV = (3 * D + WARPS - 1) / WARPS > 4 ? 4 : (3 * D + WARPS - 1) / WARPS;
   constexpr int COLS_D = (D + WARPS - 1) / WARPS > 4 ? 4 : (D + WARPS - 1) / WARPS;
@@ -329,13 +332,16 @@ SOURCE = r"""
       q_buf[b * D + c] = y;
     } else {
       const int h = c / HD, d = c % HD;
-      put(kv_cache + (((size_t)(which - 1) * R + row0 + b) * H + h) * KEYS_STRIDE + (size_t)position * HD + d, y);
+      put(kv_cache + (((size_t)(which - 1) * R + rows[3 * b]) * H + h) * KEYS_STRIDE + (size_t)rows[3 * b + 1] * HD + d,
+          y);
     }
   });
   grid_barrier(bar);
-  // 2. self-attention over positions 0..position
-  attend<T, B, H, HD, NSPLIT>(q_buf, kv_cache + (size_t)row0 * H * KEYS_STRIDE,
-                              kv_cache + (size_t)(R + row0) * H * KEYS_STRIDE, MAX_LEN, position + 1, nullptr, part, smem);
+  // 2. self-attention of each row over its context's positions 0..its own (rows of one context at later
+  // positions in this pass read the keys the earlier ones wrote in phase 1)
+  attend<T, B, H, HD, NSPLIT>(q_buf, kv_cache, kv_cache + (size_t)R * H * KEYS_STRIDE, MAX_LEN,
+                              [&](int b) { return rows[3 * b]; }, [&](int b) { return rows[3 * b + 1] + 1; },
+                              nullptr, part, smem);
   grid_barrier(bar);
   // 3. x + out_proj(attention)
   merge_attention<B, H, HD, NSPLIT>(part, smem);
@@ -347,8 +353,9 @@ SOURCE = r"""
     matvec<T, B, D, COLS_D>(w_q, D, smem, [&](int b, int n, float y) { q_buf[b * D + n] = y; });
     grid_barrier(bar);
     // The condition's length and mask are read at run time, so a longer prompt compiles nothing new.
-    const int cond = cross_kv_shape[3];
-    attend<T, B, H, HD, NSPLIT>(q_buf, cross_kv, cross_kv + (size_t)B * H * cond * HD, cond, cond,
+    const int cond = cross_kv_shape[3], cond_rows = cross_kv_shape[1];
+    attend<T, B, H, HD, NSPLIT>(q_buf, cross_kv, cross_kv + (size_t)cond_rows * H * cond * HD, cond,
+                                [&](int b) { return rows[3 * b + 2]; }, [&](int) { return cond; },
                                 cross_mask_ndim == 4 ? cross_mask : nullptr, part, smem);
     grid_barrier(bar);
     merge_attention<B, H, HD, NSPLIT>(part, smem);
@@ -365,7 +372,7 @@ SOURCE = r"""
   matvec<T, B, F, COLS_D>(w_fc2, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_out + b * D + n) + y; });
 """
 
-INPUTS = ["x", "where", "barrier", "ln1_w", "ln1_b", "w_qkv", "w_o", "cache", "ln2_w", "ln2_b", "w_q",
+INPUTS = ["x", "rows", "barrier", "ln1_w", "ln1_b", "w_qkv", "w_o", "cache", "ln2_w", "ln2_b", "w_q",
           "cross_kv", "cross_mask", "w_co", "ln3_w", "ln3_b", "w_fc1", "w_fc2"]
 OUTPUTS = ["x_out", "q_buf", "part", "h_buf"]
 
@@ -428,32 +435,51 @@ def launch_shape(decoder, batch: int, max_len: int) -> tuple[int, int, int]:
 
 
 def fits(decoder, x: mx.array, cache: list, cross: mx.array | None) -> bool:
-    """Whether this step runs as fused layers: `usable`, and its shared memory within the device's."""
+    """Whether this pass runs as fused layers: `usable`, and its shared memory within the device's (one
+    row per position and guidance branch: x [batch, positions, D])."""
     max_len = cache[0].shape[3]
-    return (usable(decoder, x.dtype) and (cross is None or cross.shape[4] <= max_len)
-            and launch_shape(decoder, x.shape[0], max_len)[2] <= device_limits()[1])
+    rows = x.shape[0] * x.shape[1]
+    return (usable(decoder, x.dtype) and rows <= MAX_ROWS and (cross is None or cross.shape[4] <= max_len)
+            and launch_shape(decoder, rows, max_len)[2] <= device_limits()[1])
 
 
-def layers(decoder, x: mx.array, span, cache: list, cross: mx.array | None, cross_mask: mx.array | None) -> mx.array:
-    """All decoder layers for x [B, 1, D], one position of one context (`span`: its cache rows and
-    position); writes each layer's cache in place. The cache holds [2, rows, heads, max_len, head_dim]."""
+def max_rows(decoder, max_len: int) -> int:
+    """The most rows a fused pass may carry on this device (its shared memory bounds them)."""
+    rows = 2
+    while launch_shape(decoder, rows + 1, max_len)[2] <= device_limits()[1] and rows < MAX_ROWS:
+        rows += 1
+    return rows
+
+
+def layers(decoder, x: mx.array, spans: list, cache: list, cross: mx.array | None,
+           cross_mask: mx.array | None) -> mx.array:
+    """All decoder layers for x [batch, T, D]: the spans' positions side by side, one kernel per layer over
+    batch × T rows, each writing its keys and values into its context's cache rows at its position, in
+    place. The cache holds [2, rows, heads, max_len, head_dim]; `cross` the stacked condition keys/values."""
     cfg = decoder.cfg
-    batch, _, dim = x.shape
+    batch, length, dim = x.shape
+    rows = batch * length
     heads, ffn = cfg.num_attention_heads, cfg.ffn_dim
     head_dim = dim // heads
     max_len = cache[0].shape[3]
-    blocks, nsplit, shared = launch_shape(decoder, batch, max_len)
+    blocks, nsplit, shared = launch_shape(decoder, rows, max_len)
     dtype = x.dtype
-    template = [("T", dtype), ("B", batch), ("R", cache[0].shape[1]), ("H", heads), ("HD", head_dim), ("F", ffn), ("MAX_LEN", max_len),
-                ("NSPLIT", nsplit), ("NB", blocks), ("CROSS", cross is not None)]
+    template = [("T", dtype), ("B", rows), ("R", cache[0].shape[1]), ("H", heads), ("HD", head_dim), ("F", ffn),
+                ("MAX_LEN", max_len), ("NSPLIT", nsplit), ("NB", blocks), ("CROSS", cross is not None)]
+    # per row (branch-major, as x lays them out): cache row, position, condition row
+    first_rows = mx.array([span.rows for span in spans for _ in range(span.length)], mx.int32)
+    positions = mx.concatenate([span.positions for span in spans]) if len(spans) > 1 else spans[0].positions
+    branch = mx.arange(batch, dtype=mx.int32)[:, None]
+    table = mx.stack([first_rows[None] + branch, mx.broadcast_to(positions[None], (batch, length)),
+                      mx.broadcast_to(branch, (batch, length))], axis=-1).reshape(rows, 3).astype(mx.int32)
     barrier, no_mask = _constants(threading.get_ident())
     kernel = _kernel(shared)
-    h = x.reshape(batch, dim).astype(mx.float32)
+    h = x.reshape(rows, dim).astype(mx.float32)
     for i, layer in enumerate(decoder.layers):
         # Melody models have no cross-attention: its inputs get stand-ins of the right types, never read.
         attn = layer.encoder_attn if cross is not None else None
         norm = layer.encoder_attn_layer_norm if attn else layer.final_layer_norm
-        inputs = [h, span.where, barrier,
+        inputs = [h, table, barrier,
                   layer.self_attn_layer_norm.weight, layer.self_attn_layer_norm.bias,
                   layer.self_attn.qkv_proj.weight, layer.self_attn.out_proj.weight, cache[i],
                   norm.weight, norm.bias, attn.q_proj.weight if attn else layer.fc1.weight,
@@ -461,6 +487,6 @@ def layers(decoder, x: mx.array, span, cache: list, cross: mx.array | None, cros
                   attn.out_proj.weight if attn else layer.fc1.weight,
                   layer.final_layer_norm.weight, layer.final_layer_norm.bias, layer.fc1.weight, layer.fc2.weight]
         h = kernel(inputs=inputs, template=template, grid=(blocks * THREADS, 1, 1), threadgroup=(THREADS, 1, 1),
-                   output_shapes=[(batch, dim), (batch, dim), (batch * heads * nsplit * (head_dim + 2),), (batch, ffn)],
+                   output_shapes=[(rows, dim), (rows, dim), (rows * heads * nsplit * (head_dim + 2),), (rows, ffn)],
                    output_dtypes=[mx.float32] * 4)[0]
-    return h.astype(dtype).reshape(batch, 1, dim)
+    return h.astype(dtype).reshape(batch, length, dim)

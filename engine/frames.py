@@ -24,6 +24,7 @@ import mlx.core as mx
 import numpy as np
 
 from .sampling import DelayPattern, SamplingParams, filter_logits, guide
+from . import cuda_decoder
 from .musicgen import MusicGen, Span
 
 HORIZON_FRAMES = 1500  # the decoder's trained context: 30 s at 50 frames/s
@@ -34,9 +35,12 @@ PREFIX_LEAD = 8  # melody models: steps between asking for a new context's prefi
 PAD, TRASH = -(1 << 40), -(1 << 40) - 1  # frame numbers that mean "the pad token" and "write nowhere"
 
 
-def default_catch_up() -> int:
+def default_catch_up(decoder, batch: int, max_len: int) -> int:
     """Positions a new context processes per pass while it catches up. A pass over 16 positions costs a
-    GPU about what one costs (the weights are read once either way); the CPU backend pays per position."""
+    GPU about what one costs (the weights are read once either way); the CPU backend pays per position;
+    on CUDA the fused layers hold as many rows as their shared memory allows (at least 2 positions)."""
+    if cuda_decoder.usable(decoder, decoder.layer_norm.weight.dtype):
+        return max(2, min(16, cuda_decoder.max_rows(decoder, max_len) // batch - 1))
     return 16 if mx.default_device() == mx.gpu else 4
 
 
@@ -133,7 +137,6 @@ class FrameGenerator:
         self.num_codebooks = len(self.pattern.delays)
         self.horizon, self.total_frames, self.window_frames = horizon, total_frames, window_frames
         self.guided, self.batch = guided, 2 if guided else 1
-        self.catch_up = max(2, catch_up or default_catch_up())
         self.cross, self.cross_mask, self.prefixes = cross, cross_mask, prefixes
         self.params = params.arrays()
         self.dtype = self.decoder.layer_norm.weight.dtype
@@ -141,7 +144,8 @@ class FrameGenerator:
         frames_in_context = horizon if total_frames is None else min(horizon, prompt.shape[1] + total_frames)
         self.max_delay = self.pattern.max_delay
         # prefix + BOS + the context's frames + the delay pattern's tail + room for a catch-up pass's padding
-        self.max_len = max_prefix + frames_in_context + self.max_delay + 1 + max(self.catch_up, PREFILL_CHUNK)
+        self.max_len = max_prefix + frames_in_context + self.max_delay + 1 + PREFILL_CHUNK
+        self.catch_up = max(2, min(PREFILL_CHUNK, catch_up or default_catch_up(self.decoder, self.batch, self.max_len)))
         self.cache = self.decoder.new_cache(2 * self.batch, self.max_len)
         self.ring = TokenRing(self.num_codebooks, 2 * horizon + 64, self.pattern.pad)
         self.ring.write_prompt(prompt, -prompt.shape[1])

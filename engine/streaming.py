@@ -12,6 +12,7 @@ Three parts, each readable on its own:
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import queue
@@ -62,6 +63,7 @@ class Steering:
         self.requested = engine.conditioner.blend  # the blend every change so far asks for
         self._glides: dict[str, list] = {}  # param → [start, target, frames, frames done]
         self._probes: deque = deque()  # [first sample touched, first sample all new, arrival, onset seen]
+        self.applied = 0  # changes that took effect so far
 
     # --- frame boundaries ---------------------------------------------------------------------------
 
@@ -123,6 +125,7 @@ class Steering:
     def _took_effect(self, change: Change) -> None:
         """Logged with the frame and step it took effect at; latency probes resolve when it is heard."""
         gen, engine = self.engine.generator, self.engine
+        self.applied += 1
         frame, hop = gen.emitted, engine.hop
         # Frame F is touched first (its finest codebooks are sampled next); from F + max_delay on, every
         # codebook of a frame was sampled after the change.
@@ -284,6 +287,7 @@ class StreamingEngine:
         self.extended = total_frames is None or width + total_frames > horizon
         self.preparer = Preparer(inline=not sink.paced)  # offline rendering and replay prepare inline
         self.conditioner = Conditioner(model, loaded.tokenizer, prompt, guided=True, preparer=self.preparer)
+        self.conditioner.warm_up()
         self.conditioner.morph_frames = round(morph_seconds * self.fps)
         if melody is not None:  # melody models: follow it from the first context on
             melody.extended = self.extended
@@ -357,6 +361,8 @@ class StreamingEngine:
         """Play until `seconds` of audio have been written (None: until stop()), then drain the sink."""
         target = None if seconds is None else round(seconds * self.sink.sample_rate)
         pending = None  # the chunk in flight: computed while the previous one is read back and written
+        gc.collect()
+        gc.freeze()  # what start-up made is never collected again: collections stay short while playing
         self.sink.start()
         try:
             while not self.stop_event.is_set():
