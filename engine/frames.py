@@ -219,27 +219,30 @@ class FrameGenerator:
         self.steps += 1  # counted as one step, however many passes the prompt took
 
     def _successor_due(self, live: Context) -> tuple[int, int] | None:
-        """(owns_from, width) of the context that must be growing beside `live` now, or None."""
+        """(owns_from, width) of the context that must be growing beside `live` now, or None.
+
+        A context of `width` prompt frames is ready `lead(width)` steps after it starts. A re-prime starts
+        its successor that many steps before `live` is full; a request (reset, new prefix) as soon as it
+        comes. When fewer steps are left than the window needs (the window grew late, a request near the
+        end), the successor keeps what can be built in time: a frame never waits for more passes."""
         request, after = self._request, live.frames_before + live.audio_position  # cb0 frame of live's next sample
-        if request is None:
-            owns_from = live.frames_before + self.horizon
-            if self.total_frames is not None and owns_from >= self.total_frames:
-                return None
+        limit = live.frames_before + self.horizon  # live holds no frame from here on
         width = request[0] if request is not None and request[0] is not None else None
         if width is None:
             width = min(self.window_frames, self.horizon - min(MIN_NEW_FRAMES, self.horizon // 2))
         prefix = 0 if self.prefixes is None else self.contexts[0].prefix_len  # the same text length, as a guess
-        lead = -(-(prefix + width + 1) // (self.catch_up - 1)) + MARGIN_STEPS
-        lead += 0 if self.prefixes is None else PREFIX_LEAD
-        if request is not None:
-            owns_from = after + lead  # as soon as it can be built
-            limit = live.frames_before + self.horizon  # the live context holds no more
-            if owns_from > limit:  # too late to build the whole window: keep what can be built in time
-                owns_from = limit
-                width = min(width, max(0, (owns_from - after - lead + width)))
-        width = max(0, min(width, owns_from - self.first_frame))
-        if request is None and owns_from - after > lead:
-            return None
+        fixed = MARGIN_STEPS + (0 if self.prefixes is None else PREFIX_LEAD)
+        lead = lambda w: -(-(prefix + w + 1) // (self.catch_up - 1)) + fixed
+        if request is None:
+            if self.total_frames is not None and limit >= self.total_frames:
+                return None
+            if limit - after > lead(width):
+                return None
+            owns_from = limit
+        else:
+            owns_from = min(after + lead(width), limit)
+        fits = (owns_from - after - fixed) * (self.catch_up - 1) - prefix - 1  # the width `owns_from - after` allows
+        width = max(0, min(width, fits, owns_from - self.first_frame))
         return owns_from, width
 
     def _grow(self) -> None:

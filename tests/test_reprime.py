@@ -169,3 +169,48 @@ def test_engine_plays_what_offline_generation_makes(tiny, tmp_path, params):
                              extend_stride=(400 - 120) / 50, horizon=400)
     assert engine.generator.reprimes >= 2
     np.testing.assert_array_equal(live[..., :frames], offline)
+
+
+def passes_per_frame(gen: FrameGenerator, frames: int, changes: dict) -> list[int]:
+    """Decoder passes each frame took (changes: frame → a call on the generator before it)."""
+    counts = []
+    for frame in range(frames):
+        if frame in changes:
+            changes[frame](gen)
+        before = gen.steps
+        gen.next_frames(1)
+        counts.append(gen.steps - before)
+    return counts
+
+
+@pytest.mark.parametrize("name,changes", [
+    ("steady", {}),
+    ("window grows late", {360: lambda g: g.set_window(300)}),  # too late to build 300 frames before 400
+    ("window shrinks", {150: lambda g: g.set_window(20)}),
+    ("reset", {100: lambda g: g.restart(), 102: lambda g: g.restart()}),
+    ("new prefix near the end", {370: lambda g: g.restart(new_prefix=True)}),
+])
+def test_every_frame_takes_one_pass(tiny, name, changes):
+    """The real-time property itself, whatever the hardware: building contexts (re-primes, resets, a
+    window changed at any moment) never makes one frame wait for more than one decoder pass."""
+    conditioner = Conditioner(tiny.model, tiny.tokenizer, "slow ambient pad")
+    gen = FrameGenerator(tiny.model, SamplingParams(), horizon=400, window_frames=20 if "grows" in name else 120,
+                         cross=conditioner.cross, cross_mask=conditioner.cross_mask)
+    counts = passes_per_frame(gen, 1300, dict(changes))
+    assert gen.reprimes >= 3
+    assert counts[0] == gen.max_delay  # the delay pattern's ramp, before playback starts
+    late = [(i, n) for i, n in enumerate(counts) if n > 1 and i > 0]
+    assert not late, late[:5]
+
+
+def test_melody_contexts_take_one_pass_per_frame():
+    """A melody model: each new context also reads its prefix (chroma and text) before its window."""
+    loaded = loading.load(str(oracle.FIXTURES / "melody"))
+    conditioner = Conditioner(loaded.model, loaded.tokenizer, oracle.PROMPTS[0])
+    gen = FrameGenerator(loaded.model, SamplingParams(), horizon=400, window_frames=60, prefixes=conditioner,
+                         max_prefix=conditioner.max_prefix)
+    changes = {200: lambda g: g.restart(new_prefix=True), 500: lambda g: g.set_window(250),
+               700: lambda g: g.restart(), 790: lambda g: g.restart(new_prefix=True)}
+    counts = passes_per_frame(gen, 1300, changes)
+    late = [(i, n) for i, n in enumerate(counts) if n > 1 and i > 0]
+    assert gen.reprimes >= 5 and not late, late[:5]
