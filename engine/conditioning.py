@@ -162,17 +162,25 @@ class Conditioner:
     # --- composing (any thread) ---------------------------------------------------------------------
 
     def encode(self, text: str) -> Condition:
-        """Text → condition (cached: re-selecting a prompt is free), at most `max_text` tokens."""
+        """Text → condition (cached: re-selecting a prompt is free), at most `max_text` tokens. T5 reads the
+        tokens padded (and masked) to a multiple of BUCKET, so that every prompt runs the same shapes: on a
+        GPU a new shape can mean new kernels, built while the music plays. Melody models keep the exact
+        length (positions follow it, as in the reference)."""
         with self._cache_lock:
             if text in self._cache:
                 self._cache.move_to_end(text)
                 return self._cache[text]
         ids, mask = self.tokenizer([text])
-        if self.max_text and ids.shape[1] > self.max_text:
+        length = ids.shape[1]
+        if self.max_text and length > self.max_text:
             log.warning("prompt cut to its first %d tokens: %r", self.max_text, text[:60])
-            ids, mask = ids[:, : self.max_text], mask[:, : self.max_text]
+            ids, mask, length = ids[:, : self.max_text], mask[:, : self.max_text], self.max_text
+        padded = -(-length // BUCKET) * BUCKET
+        ids, mask = mx.pad(ids, [(0, 0), (0, padded - length)]), mx.pad(mask, [(0, 0), (0, padded - length)])
         hidden = self.model.condition(ids, mask)
-        mx.eval(hidden)
+        if self.melody_model:
+            hidden, mask = hidden[:, :length], mask[:, :length]
+        mx.eval(hidden, mask)
         with self._cache_lock:
             self._cache[text] = (hidden, mask)
             if len(self._cache) > self.cache_size:
