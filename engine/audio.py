@@ -210,13 +210,13 @@ class SoundDeviceSink(Sink):
         try:
             import sounddevice as sd
         except OSError as e:  # the PortAudio library itself is missing
-            raise AudioUnavailable(f"no audio output ({e}); use --no-audio") from None
+            raise AudioUnavailable(f"no audio output ({e})") from None
         self.status_errors = 0
         try:
             self.stream = sd.OutputStream(samplerate=sample_rate, channels=channels, dtype="float32",
                                           blocksize=blocksize, device=device, callback=self._callback)
         except Exception as e:  # noqa: BLE001 - PortAudio reports a missing device in several ways
-            raise AudioUnavailable(f"no audio output device ({str(e).splitlines()[0]}); use --no-audio") from None
+            raise AudioUnavailable(f"no audio output device ({str(e).splitlines()[0]})") from None
 
     def _callback(self, outdata, frames, time_info, status) -> None:
         if status.output_underflow:
@@ -236,7 +236,7 @@ class SoundDeviceSink(Sink):
 
 
 class AudioUnavailable(RuntimeError):
-    """PortAudio or an output device is missing; the message suggests --no-audio."""
+    """PortAudio or an output device is missing (the message says which, in one line)."""
 
 
 class Recorder:

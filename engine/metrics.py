@@ -5,6 +5,7 @@ Cheap by design: a few additions per frame, nothing that allocates on the audio 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -86,11 +87,18 @@ class EventLog:
     """JSON Lines: a header, then one line per applied change and per underrun (see README: event log)."""
 
     def __init__(self, path: Path, header: dict):
-        self.file = open(path, "w", buffering=1)
+        self.path, self.file = path, open(path, "w", buffering=1)
         self.write({"mg_live_log": 1, **header})
 
     def write(self, record: dict) -> None:
-        self.file.write(json.dumps(record) + "\n")
+        if self.file is None:
+            return
+        try:
+            self.file.write(json.dumps(record) + "\n")
+        except OSError as e:  # a full disk: the log stops, the music does not
+            logging.getLogger("mg-live").warning("event log %s stopped: %s", self.path, e)
+            self.file = None
 
     def close(self) -> None:
-        self.file.close()
+        if self.file is not None:
+            self.file.close()

@@ -101,5 +101,6 @@ STATUS = {
     "onset": ("ms", "control to ear, to the first sound a change touched (median)"),
     "worst_frame": ("ms", "the slowest frame of the last 5 seconds (a frame lasts 20 ms)"),
     "reprimes": ("", "decoder contexts started"),
+    "ignored": ("", "bad input ignored and faults the show survived (each counted, never fatal)"),
     "prompt": ("", "the main prompt"),
 }

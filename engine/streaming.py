@@ -336,7 +336,7 @@ class StreamingEngine:
         return {"rtf": float(m.rtf(rate)), "buffer": self.sink.ring.fill / rate, "underruns": int(self.sink.underruns),
                 "frame": int(self.generator.emitted), "latency": Metrics.median(m.latencies_ms),
                 "onset": Metrics.median(m.onsets_ms), "worst_frame": m.frame_times.worst_recent(),
-                "reprimes": int(self.generator.reprimes), "prompt": self.prompt}
+                "reprimes": int(self.generator.reprimes), "ignored": int(m.faults), "prompt": self.prompt}
 
     def window_frames(self, seconds: float) -> int:
         return max(1, round(seconds * self.fps))
@@ -420,8 +420,13 @@ class StreamingEngine:
         if self.codes_path:
             self._codes.append(np.array(codes))
         self.sink.write(audio)
-        for recorder in self.recorders.values():
-            recorder.write(audio)
+        for name, recorder in list(self.recorders.items()):
+            try:
+                recorder.write(audio)
+            except (OSError, RuntimeError) as e:  # a full disk, a vanished folder: the music plays on
+                self.metrics.faults += 1
+                log.warning("recording to %s stopped: %s", recorder.path, e)
+                self.recorders.pop(name)
         self.metrics.samples += len(audio)
 
     def _measure(self, seconds: float, frames: int) -> None:
@@ -447,17 +452,21 @@ class StreamingEngine:
         self.stop_event.set()
 
     def close(self) -> None:
+        """Everything written and closed, each part on its own: one failing loses nothing of the others."""
         self.sink.close()
         self.preparer.close()
         for recorder in self.recorders.values():
             recorder.close()
-        if self.codes_path:
-            np.save(self.codes_path, np.concatenate(self._codes, axis=-1) if self._codes else np.zeros((1, 0, 0)))
         if self.log:
             gen = self.generator
             self.log.write({"end": True, "frame": gen.emitted, "step": gen.steps,
                             "seconds": self.metrics.samples / self.sink.sample_rate})
             self.log.close()
+        if self.codes_path:
+            try:
+                np.save(self.codes_path, np.concatenate(self._codes, axis=-1) if self._codes else np.zeros((1, 0, 0)))
+            except OSError as e:
+                log.warning("could not save the codes to %s: %s", self.codes_path, e)
 
 
 def frames_for(seconds: float, loaded: Loaded) -> int:

@@ -92,44 +92,49 @@ def summary(engine: StreamingEngine) -> str:
 
 
 class Controls:
-    """What every surface calls: validate through the registry, then hand to the engine or the app."""
+    """What every surface calls: validate through the registry, then hand to the engine or the app. Nothing
+    a surface sends can raise out of here: a fault is counted, and the surface and the music go on."""
 
-    def __init__(self, engine: StreamingEngine, registry: Registry, session_dir: Path):
+    def __init__(self, engine: StreamingEngine | None, registry: Registry, session_dir: Path):
         self.engine, self.registry, self.session_dir = engine, registry, session_dir
 
     def __call__(self, name: str, value, source: str) -> None:
+        try:
+            self._dispatch(name, value, source)
+        except BadValue:
+            pass  # counted where it was found
+        except OSError as e:  # a session folder that cannot be made, a file that cannot be read
+            self.registry.count("file error", f"{name}: {e}")
+
+    def _dispatch(self, name: str, value, source: str) -> None:
+        engine = self.engine
         if name == "quit":
-            self.engine.stop()
+            engine.stop()
         elif name == "record":
-            try:
-                self.engine.submit("record", str(self.session_file(value)), source)
-            except BadValue:
-                return
-        elif name == "record_stop":
-            self.engine.submit("record_stop", None, source)
-        elif name == "melody" and isinstance(value, str):  # a file from the network: a name in the session folder
-            if not value:
-                self.engine.submit("melody", None, source)
-                return
-            try:
-                path = self.session_file(value, suffix=Path(value).suffix or ".wav")
-            except BadValue:
-                return
+            name = value or time.strftime("take-%Y%m%d-%H%M%S.wav")
+            engine.submit("record", str(self.session_file(name)), source)
+        elif name == "melody" and isinstance(value, str) and value:  # a file name from the network
+            path = self.session_file(value, suffix=Path(value).suffix or ".wav", create=False)
             if not path.exists():
                 self.registry.count("missing file", f"melody: {path} does not exist")
                 return
-            self.engine.submit("melody", str(path), source)
+            engine.submit("melody", str(path), source)
         else:
-            self.engine.submit(name, value, source, glide=BY_NAME[name].smoothing)
+            engine.submit(name, value or None if name == "melody" else value, source, glide=BY_NAME[name].smoothing)
 
-    def session_file(self, name: str, suffix: str = ".wav") -> Path:
+    def session_file(self, name: str, suffix: str = ".wav", create: bool = True) -> Path:
         """A file name from the network, never a path: it lands in (or is read from) the session folder."""
         if not name or name != Path(name).name or name.startswith("."):
             self.registry.count("bad file name", f"{name!r} is not a plain file name")
             raise BadValue("bad file name", name)
         path = Path(name) if Path(name).suffix.lower() in (".wav", ".flac", suffix) else Path(name + suffix)
-        self.session_dir.mkdir(parents=True, exist_ok=True)
+        if create:
+            self.session_dir.mkdir(parents=True, exist_ok=True)
         return self.session_dir / path
+
+    def ignored(self) -> dict:
+        """For telemetry: everything refused or survived, the engine's and the surfaces'."""
+        return {"ignored": int(self.engine.metrics.faults + sum(self.registry.errors.values()))}
 
 
 def replay(args) -> int:
@@ -163,6 +168,96 @@ def replay(args) -> int:
     return 0
 
 
+def writable(path: Path, what: str) -> str | None:
+    """None if a file can be written at `path` (checked now: a performance must not fail at its end),
+    else the one-line problem."""
+    try:
+        existed = path.exists()
+        with open(path, "ab"):
+            pass
+        if not existed:
+            path.unlink()
+    except OSError as e:
+        return f"{what} {path}: cannot write there ({e.strerror})"
+    return None
+
+
+def check(args) -> str | None:
+    """Every argument a show depends on, checked before anything starts: the first problem, in one line."""
+    for path, what in ((args.record, "--record"), (args.log, "--log"), (args.codes_out, "--codes-out")):
+        if path and (problem := writable(path, what)):
+            return problem
+    try:
+        args.session_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        return f"--session-dir {args.session_dir}: cannot make that folder ({e.strerror})"
+    if not 0 <= args.osc_port <= 65535:
+        return f"--osc-port {args.osc_port}: a port is 0–65535 (0: no OSC)"
+    if args.osc_reply:
+        from .osc import reply_address
+
+        try:
+            args.reply = reply_address(args.osc_reply)
+        except ValueError as e:
+            return str(e)
+    for path, what in ((args.continue_from, "--continue"), (args.melody, "--melody"), (args.midi_map, "--midi-map")):
+        if path and not path.is_file():
+            return f"{what} {path}: no such file"
+    return None
+
+
+class Show:
+    """The surfaces (OSC in, telemetry out, MIDI in) around an engine: opened (ports bound, maps read)
+    before the engine starts, so that a problem is one line at start; started once the engine exists;
+    closed on every way out."""
+
+    def __init__(self, args, registry: Registry):
+        self.args, self.registry, self.controls = args, registry, Controls(None, registry, args.session_dir)
+        self.osc = self.midi = self.telemetry = None
+        if args.osc_port:
+            from .osc import OscServer
+
+            try:
+                self.osc = OscServer(registry, self._deliver("osc"), args.osc_host, args.osc_port)
+            except (OSError, OverflowError) as e:
+                raise SystemExit(f"mg-live: cannot listen for OSC on {args.osc_host}:{args.osc_port} "
+                                 f"({getattr(e, 'strerror', None) or e}); pick another --osc-port, or 0 for none")
+        if args.midi_in is not None or args.midi_map:
+            from .midi import MidiInput, MidiMap, MidiRouter
+
+            try:
+                mapping = MidiMap.load(args.midi_map) if args.midi_map else MidiMap()
+            except ValueError as e:
+                self.close()
+                raise SystemExit(f"mg-live: {e}")
+            self.midi = MidiInput(MidiRouter(mapping, registry, self._deliver("midi")), args.midi_in or "")
+
+    def _deliver(self, source: str):
+        return lambda name, value: self.controls(name, value, source)
+
+    def start(self, engine: StreamingEngine) -> None:
+        self.controls.engine = engine
+        workers = [self.osc, self.midi]
+        if self.args.osc_reply:
+            from .osc import Telemetry
+
+            self.telemetry = Telemetry(engine, *self.args.reply, extra=self.controls.ignored)
+            workers.append(self.telemetry)
+        for worker in workers:
+            if worker is not None:
+                worker.on_fault = lambda message: self.registry.count("surface restarted", message)
+                worker.start()
+        if self.midi is not None:
+            self.midi.announce()
+            for n, text in sorted(self.midi.router.mapping.slots.items()):  # the map's blend slots
+                self.controls("slot_prompt", [n, text], "midi")
+
+    def close(self) -> None:
+        for worker in (self.osc, self.midi, self.telemetry):
+            if worker is not None:
+                worker.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="mg-live: %(message)s", stream=sys.stderr)
@@ -172,34 +267,40 @@ def main(argv: list[str] | None = None) -> int:
         except CheckpointError as e:
             print(f"mg-live: {e}", file=sys.stderr)
             return 2
+    if problem := check(args):
+        print(f"mg-live: {problem}", file=sys.stderr)
+        return 2
     try:
         loaded = load(args.model, args.dtype, args.quantize)
-        rate, channels = loaded.config.sample_rate, loaded.config.audio_channels
-        sink = (ClockSink(rate, channels, args.buffer_ms) if args.no_audio
-                else SoundDeviceSink(rate, channels, args.buffer_ms, device=args.device))
-    except (CheckpointError, AudioUnavailable) as e:
+    except CheckpointError as e:
         print(f"mg-live: {e}", file=sys.stderr)
         return 2
+    rate, channels = loaded.config.sample_rate, loaded.config.audio_channels
     try:
+        sink, where = open_sink(args, rate, channels)
         prompt_codes = codes_from_audio(loaded.model, *read_audio(args.continue_from)) if args.continue_from else None
-    except (OSError, RuntimeError) as e:
-        print(f"mg-live: {args.continue_from}: cannot read audio ({e})", file=sys.stderr)
-        return 2
-    melody = None
-    if args.melody:
-        if not loaded.config.is_melody:
-            print(f"mg-live: {args.model} is not a melody model (try facebook/musicgen-melody)", file=sys.stderr)
-            return 2
-        try:
+        melody = None
+        if args.melody:
+            if not loaded.config.is_melody:
+                raise ValueError(f"{args.model} is not a melody model (try facebook/musicgen-melody)")
             melody = Melody.from_recording(*read_audio(args.melody), start_frame=None)
-        except (OSError, RuntimeError) as e:
-            print(f"mg-live: {args.melody}: cannot read audio ({e})", file=sys.stderr)
-            return 2
+    except AudioUnavailable as e:
+        print(f"mg-live: {e}", file=sys.stderr)
+        return 2
+    except (OSError, RuntimeError, ValueError) as e:
+        print(f"mg-live: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
+    registry = Registry()
+    try:
+        show = Show(args, registry)
+    except SystemExit as e:
+        print(e.code, file=sys.stderr)
+        return 2
     header = {"continue": str(args.continue_from.resolve())} if args.continue_from else {}
     header |= {"melody": str(args.melody.resolve())} if args.melody else {}
-    recorder = Recorder(args.record, rate, channels) if args.record else None
 
     def build_engine() -> StreamingEngine:
+        recorder = Recorder(args.record, rate, channels) if args.record else None
         return StreamingEngine(loaded, args.prompt, sampling_from(args), sink, seed=args.seed,
                                window_seconds=args.window, recorder=recorder, log_path=args.log,
                                chunk_frames=args.chunk_frames,
@@ -209,66 +310,37 @@ def main(argv: list[str] | None = None) -> int:
                                adaptive=not args.fixed_buffer)
 
     console = not args.headless and sys.stdout.isatty()
-    player = None
-    if console:  # the engine lives on its own thread (MLX streams are per thread), the console on the main one
-        built = []
-        player = mlx_thread(lambda: (built.append(build_engine()), built[0].run(args.seconds)), "mg-engine")
-        player.start()
-        while not built and player.is_alive():
-            time.sleep(0.01)
-        if not built:
-            return 2
-        engine = built[0]
-    else:
-        engine = build_engine()
-    registry = Registry()
-    controls = Controls(engine, registry, args.session_dir)
-    surfaces, osc, midi = [], None, None
-    if args.osc_port:
-        from .osc import OscServer, Telemetry
-
-        try:
-            osc = OscServer(registry, lambda name, value: controls(name, value, "osc"), args.osc_host, args.osc_port)
-        except OSError as e:
-            engine.stop()
-            print(f"mg-live: cannot listen for OSC on {args.osc_host}:{args.osc_port} ({e.strerror}); "
-                  "pick another --osc-port, or 0 for none", file=sys.stderr)
-            return 2
-        surfaces.append(osc.start())
-        if args.osc_reply:
-            host, _, port = args.osc_reply.rpartition(":")
-            surfaces.append(Telemetry(engine, host or "127.0.0.1", int(port)).start())
-    if args.midi_in is not None or args.midi_map:
-        from .midi import MidiInput, MidiMap, MidiRouter
-
-        try:
-            mapping = MidiMap.load(args.midi_map) if args.midi_map else MidiMap()
-        except ValueError as e:
-            engine.stop()
-            print(f"mg-live: {e}", file=sys.stderr)
-            return 2
-        midi_router = MidiRouter(mapping, registry, lambda name, value: controls(name, value, "midi"))
-        midi = MidiInput(midi_router, args.midi_in or "").start()
-        surfaces.append(midi)
     status = StatusLine()
+    engine = player = None
     try:
-        if console:
+        if console:  # the engine lives on its own thread (MLX streams are per thread), the console on the main one
+            built = []
+            player = mlx_thread(lambda: (built.append(build_engine()), built[0].run(args.seconds)), "mg-engine")
+            player.start()
+            while not built and player.is_alive():
+                time.sleep(0.01)
+            if not built:
+                return 2
+            engine = built[0]
+            show.start(engine)
             from .console import Console
 
-            Console(engine, controls, player, midi=midi, osc=osc, midi_map_path=args.midi_map).run()
-            engine.stop()
-            player.join()
+            Console(engine, show.controls, player, midi=show.midi, osc=show.osc, midi_map_path=args.midi_map).run()
         else:
+            engine = build_engine()
+            show.start(engine)
             signal.signal(signal.SIGINT, lambda *_: engine.stop())
             signal.signal(signal.SIGTERM, lambda *_: engine.stop())
-            where = f"OSC on {args.osc_host}:{args.osc_port}" if args.osc_port else "no OSC"
-            print(f"mg-live: {args.model} ({loaded.dtype}) at {rate} Hz, {channels} channel(s), "
-                  f"{'wall clock (no audio)' if args.no_audio else 'sound card'}, {where}; Ctrl-C stops",
+            print(f"mg-live: {args.model} ({loaded.dtype}) at {rate} Hz, {channels} channel(s), {where}, "
+                  + (f"OSC on {args.osc_host}:{show.osc.address[1]}" if show.osc else "no OSC") + "; Ctrl-C stops",
                   file=sys.stderr)
             engine.run(args.seconds, on_chunk=status)
     finally:
-        for surface in surfaces:
-            surface.close()
+        if engine is not None:
+            engine.stop()
+        if player is not None:
+            player.join()  # no thread may be inside MLX when the process exits
+        show.close()
     status(engine, force=True)
     errors = ", ".join(f"{k} {v}" for k, v in registry.errors.items())
     m = engine.metrics
@@ -278,6 +350,20 @@ def main(argv: list[str] | None = None) -> int:
           + (f", changes that could not apply {m.faults}" if m.faults else "")
           + (f", ignored input: {errors}" if errors else ""), file=sys.stderr)
     return 0
+
+
+def open_sink(args, rate: int, channels: int):
+    """(sink, what it is): the sound card, or the wall clock with --no-audio or when there is no sound card
+    (said in one line, unless a --device was asked for: then its absence is the error)."""
+    if args.no_audio:
+        return ClockSink(rate, channels, args.buffer_ms), "wall clock (no audio)"
+    try:
+        return SoundDeviceSink(rate, channels, args.buffer_ms, device=args.device), "sound card"
+    except AudioUnavailable as e:
+        if args.device is not None:
+            raise
+        print(f"mg-live: {e}: playing on, paced by the clock (--record keeps what plays)", file=sys.stderr)
+        return ClockSink(rate, channels, args.buffer_ms), "wall clock (no sound card)"
 
 
 if __name__ == "__main__":

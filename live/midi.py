@@ -3,13 +3,14 @@ port that may come and go mid-performance. Maps are TOML files (patches/midi/ ha
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .params import BY_NAME, BadValue, Registry
+from .params import BY_NAME, SLOTS, BadValue, Registry
 from .worker import Worker
 
 log = logging.getLogger("mg-live")
@@ -23,7 +24,7 @@ class CCBinding:
     min: float | None = None
     max: float | None = None
     curve: str = "linear"
-    channel: int | None = None  # 0–15; None: any
+    channel: int | None = None  # mido's 0–15 (a map file says 1–16, as controllers print it); None: any
     lsb: int | None = None  # 14-bit: the controller sends the low 7 bits on this CC
     slot: int | None = None  # for slot_weight
 
@@ -46,20 +47,30 @@ class NoteBinding:
 
 @dataclass
 class MidiMap:
+    """A controller's map. In the TOML file MIDI channels are 1–16, as controllers print them (absent: any
+    channel); `melody_channel` is 1–16 or 0 for any; `[slots]` gives blend slots their prompts at start,
+    so that slot-weight faders have something to blend in."""
+
     name: str = ""
     port: str = ""  # substring of the input port's name; empty: the first port
-    cc: list[CCBinding] = field(default_factory=list)
-    notes: list[NoteBinding] = field(default_factory=list)
-    melody_channel: int | None = None  # melody models: notes on this channel (0–15; -1 any) become the melody
+    cc: tuple = ()  # CCBindings (a tuple: MIDI-learn replaces it whole, never edits it in place)
+    notes: tuple = ()  # NoteBindings
+    melody_channel: int | None = None  # melody models: notes on this channel (mido 0–15; -1 any) are the melody
+    slots: dict = field(default_factory=dict)  # slot → prompt
 
     @classmethod
     def load(cls, path: Path) -> "MidiMap":
         try:
             raw = tomllib.loads(path.read_text())
-            mapping = cls(raw.get("name", ""), raw.get("port", ""),
-                          [CCBinding(**c) for c in raw.get("cc", [])], [NoteBinding(**n) for n in raw.get("note", [])],
-                          raw.get("melody_channel"))
-        except (OSError, tomllib.TOMLDecodeError, TypeError) as e:
+            cc = tuple(CCBinding(**_from_file(c)) for c in raw.get("cc", []))
+            notes = tuple(NoteBinding(**_from_file(n)) for n in raw.get("note", []))
+            melody = raw.get("melody_channel")
+            if melody is not None and not (isinstance(melody, int) and 0 <= melody <= 16):
+                raise TypeError(f"melody_channel {melody!r}: 1–16, or 0 for any")
+            slots = {int(n): str(t) for n, t in raw.get("slots", {}).items()}
+            mapping = cls(raw.get("name", ""), raw.get("port", ""), cc, notes,
+                          None if melody is None else melody - 1 if melody else -1, slots)
+        except (OSError, tomllib.TOMLDecodeError, TypeError, ValueError) as e:
             raise ValueError(f"{path}: not a MIDI map ({e})") from None
         for binding in [*mapping.cc, *mapping.notes]:
             if binding.param not in BY_NAME:
@@ -68,17 +79,32 @@ class MidiMap:
             if isinstance(binding, CCBinding) and (binding.curve not in CURVES or kind == "text"):
                 raise ValueError(f"{path}: CC {binding.control} → {binding.param}: needs a number or action parameter "
                                  f"and a curve of {', '.join(CURVES)}")
+        if any(not 1 <= n <= SLOTS for n in mapping.slots):
+            raise ValueError(f"{path}: slots are 1–{SLOTS}")
         return mapping
 
     def save(self, path: Path) -> None:
         import tomli_w
 
         def clean(binding):
-            return {k: v for k, v in binding.__dict__.items() if v is not None}
+            out = {k: v for k, v in binding.__dict__.items() if v is not None}
+            return out | ({"channel": out["channel"] + 1} if "channel" in out else {})
 
-        doc = {"name": self.name, "port": self.port, "melody_channel": self.melody_channel,
+        melody = None if self.melody_channel is None else 0 if self.melody_channel < 0 else self.melody_channel + 1
+        doc = {"name": self.name, "port": self.port, "melody_channel": melody,
+               "slots": {str(n): t for n, t in self.slots.items()} or None,
                "cc": [clean(c) for c in self.cc], "note": [clean(n) for n in self.notes]}
         path.write_text(tomli_w.dumps({k: v for k, v in doc.items() if v not in ([], None)}))
+
+
+def _from_file(binding: dict) -> dict:
+    """A binding as a map file writes it (channel 1–16) → as mido numbers it (0–15)."""
+    channel = binding.get("channel")
+    if channel is None:
+        return binding
+    if not (isinstance(channel, int) and 1 <= channel <= 16):
+        raise ValueError(f"channel {channel!r}: MIDI channels are 1–16")
+    return binding | {"channel": channel - 1}
 
 
 class MidiRouter:
@@ -87,16 +113,20 @@ class MidiRouter:
     def __init__(self, mapping: MidiMap, registry: Registry, deliver):
         self.mapping, self.registry, self.deliver = mapping, registry, deliver
         self._msb: dict[tuple[int, int], int] = {}
-        self.learning: str | None = None
-        self._learn_slot: int | None = None
+        self._learn: tuple[str, int | None] | None = None  # (param, slot) the next CC moved binds to
         self.held: set[int] = set()  # notes held on the melody channel
         self.last_activity = 0.0
 
+    @property
+    def learning(self) -> str | None:
+        learn = self._learn
+        return learn[0] if learn else None
+
     def learn(self, param: str, slot: int | None = None) -> None:
-        """The next CC moved gets bound to `param`."""
+        """The next CC moved gets bound to `param` (called from the console's thread: one assignment)."""
         if not BY_NAME[param].midi_target:
             raise ValueError(f"{param} is not a number parameter")
-        self.learning, self._learn_slot = param, slot
+        self._learn = (param, slot)
 
     def handle(self, msg) -> None:
         self.last_activity = time.monotonic()
@@ -120,11 +150,13 @@ class MidiRouter:
             self.deliver("melody", now)
 
     def _control(self, msg) -> None:
-        if self.learning:
-            self.mapping.cc = [c for c in self.mapping.cc if c.control != msg.control]
-            self.mapping.cc.append(CCBinding(msg.control, self.learning, slot=self._learn_slot))
-            log.info("MIDI learn: CC %d → %s", msg.control, self.learning)
-            self.learning = None
+        learn = self._learn
+        if learn:
+            # a new tuple, published in one assignment: the console may be saving or showing the map
+            self.mapping.cc = tuple(c for c in self.mapping.cc if c.control != msg.control) + (
+                CCBinding(msg.control, learn[0], slot=learn[1]),)
+            log.info("MIDI learn: CC %d → %s", msg.control, learn[0])
+            self._learn = None
         for b in self.mapping.cc:
             if b.channel not in (None, msg.channel):
                 continue
@@ -147,6 +179,25 @@ class MidiRouter:
         self.deliver(param, [value[0], coerced] if isinstance(value, list) else coerced)
 
 
+_alsa_handler = None
+
+
+def quiet_alsa() -> None:
+    """Where there is no ALSA sequencer (a container, a server) ALSA's library prints an error each time the
+    ports are listed, about every second: give it an error handler that prints nothing (what matters is
+    said once, in mg-live's own line)."""
+    global _alsa_handler
+    if _alsa_handler is not None:
+        return
+    try:
+        asound = ctypes.CDLL("libasound.so.2")
+    except OSError:
+        return  # not Linux, or no ALSA: nothing prints
+    handler = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p)
+    _alsa_handler = handler(lambda *_: None)
+    asound.snd_lib_error_set_handler(_alsa_handler)
+
+
 class MidiInput(Worker):
     """Reads a port in a thread; if the port disappears, keeps playing and reconnects when it is back.
     `open_input`/`input_names` default to mido's (python-rtmidi); tests pass a fake backend."""
@@ -159,17 +210,31 @@ class MidiInput(Worker):
 
         super().__init__()
         self.router, self.wanted = router, port or router.mapping.port
+        if input_names is None:
+            quiet_alsa()
         self.open_input, self.input_names = open_input or mido.open_input, input_names or mido.get_input_names
         self.poll_s, self.check_s = poll_s, check_s
         self.port_name: str | None = None
         self.connects = 0
 
-    def _find(self) -> str | None:
+    def _names(self) -> list[str] | None:
         try:
-            names = self.input_names()
+            return list(self.input_names())
         except Exception:  # noqa: BLE001 - a backend without a MIDI system has no ports
             return None
-        return next((n for n in names if self.wanted.lower() in n.lower()), None)
+
+    def _find(self) -> str | None:
+        return next((n for n in self._names() or [] if self.wanted.lower() in n.lower()), None)
+
+    def announce(self) -> None:
+        """One line at start: the port found, or what there is instead (mg-live waits for it either way)."""
+        names = self._names()
+        wanted = f"matching {self.wanted!r}" if self.wanted else "at all"
+        if names is None:
+            log.warning("MIDI: no MIDI system here (no input %s); playing on, checking for one now and then", wanted)
+        elif not self._find():
+            log.warning("MIDI: no input %s (found: %s); playing on, it is picked up when it appears", wanted,
+                        ", ".join(names) or "none")
 
     def _run(self) -> None:
         while not self._stop.is_set():

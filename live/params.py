@@ -49,8 +49,8 @@ class Registry:
             raise
 
     def _coerce(self, param: Param, value):
-        if param.kind == "action":
-            return None if not param.takes else self._text(param, value)
+        if param.kind == "action":  # an argument it takes is optional (record: a file name, or one made up)
+            return None if not param.takes or value is None else self._text(param, value)
         if param.kind == "text":
             return self._text(param, value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -26,7 +26,9 @@ def address(p: Param) -> str:
 
 # --- Max/MSP ---------------------------------------------------------------------------------------------
 
-def max_patch() -> str:
+def max_patch(send_port: int = SEND_PORT, reply_port: int = REPLY_PORT) -> str:
+    """Numbers: a number box into [prepend /mg/x]; texts: a text box whose words become one symbol; actions:
+    a message box holding just the address (OSC with no argument, as mg-live's actions take it)."""
     boxes, lines = [], []
 
     def box(text, x, y, w=160, cls="newobj", inlets=1, outlets=1, **extra):
@@ -38,31 +40,31 @@ def max_patch() -> str:
     def wire(a, b, outlet=0, inlet=0):
         lines.append({"patchline": {"source": [a, outlet], "destination": [b, inlet]}})
 
-    send = box(f"udpsend 127.0.0.1 {SEND_PORT}", 40, 40 + 34 * len(controls()), 180, outlets=0)
-    box(f"mg-live: controls → OSC on port {SEND_PORT}; telemetry from --osc-reply 127.0.0.1:{REPLY_PORT}",
+    send = box(f"udpsend 127.0.0.1 {send_port}", 40, 40 + 34 * len(controls()), 180, outlets=0)
+    box(f"mg-live: controls → OSC on port {send_port}; telemetry from --osc-reply 127.0.0.1:{reply_port}",
         40, 10, 600, cls="comment", outlets=0)
     for i, p in enumerate(controls()):
         y = 40 + 34 * i
+        box(p.doc, 540, y, 420, cls="comment", outlets=0)
+        if p.kind == "action":
+            wire(box(address(p), 40, y, 130, cls="message", outlets=1), send)
+            continue
         prepend = box(f"prepend {address(p)}", 360, y)
         wire(prepend, send)
-        box(p.doc, 540, y, 420, cls="comment", outlets=0)
         if p.kind in ("float", "int"):
             ui = box("", 40, y, 90, cls="flonum" if p.kind == "float" else "number", outlets=2,
                      minimum=p.minimum, maximum=p.maximum, parameter_enable=0)
             box(p.name, 140, y, 200, cls="comment", outlets=0)
             wire(ui, prepend)
-        elif p.kind == "text" or p.takes:
+        else:
             ui = box("", 40, y, 200, cls="textedit", outlets=4)
             route = box("route text", 250, y, 100, outlets=2)
             join = box("tosymbol", 250, y + 12, 100)  # the words back into one symbol: one OSC string
             wire(ui, route)
             wire(route, join)
             wire(join, prepend)
-        else:
-            ui = box(p.name, 40, y, 90, cls="message", outlets=1)
-            wire(ui, prepend)
     top = 60 + 34 * len(controls())
-    receive = box(f"udpreceive {REPLY_PORT}", 40, top, 180)
+    receive = box(f"udpreceive {reply_port}", 40, top, 180)
     route = box("route " + " ".join(f"/mg/status/{s}" for s in STATUS), 40, top + 34, 700, outlets=len(STATUS) + 1)
     wire(receive, route)
     for i, name in enumerate(STATUS):
@@ -74,10 +76,13 @@ def max_patch() -> str:
     return json.dumps(patch, indent=1) + "\n"
 
 
-# --- Pure Data (vanilla: oscformat → netsend -u -b) -------------------------------------------------------
+# --- Pure Data (vanilla 0.52+: oscformat → netsend -u -b) -------------------------------------------------
 
-def pd_patch() -> str:
-    out = [f"#N canvas 40 40 980 {80 + 34 * len(controls()) + 200} 12;"]
+def pd_patch(send_port: int = SEND_PORT, reply_port: int = REPLY_PORT) -> str:
+    """Each control has a receive name `mg-in-<name>` (drive it from anywhere in Pd, or headless with
+    `pd -send`), texts are list boxes (type several words: mg-live joins them), and each telemetry value
+    goes to `mg-status-<name>` as well as its box. The connection opens by itself when the patch loads."""
+    out = [f"#N canvas 40 40 980 {120 + 34 * len(controls()) + 200} 12;"]
     n = 0
 
     def obj(line):
@@ -86,36 +91,42 @@ def pd_patch() -> str:
         n += 1
         return n - 1
 
-    connect = obj(f"#X msg 40 10 connect 127.0.0.1 {SEND_PORT};")
-    send = obj(f"#X obj 40 {50 + 34 * len(controls())} netsend -u -b;")
-    wires = [(connect, send)]
+    load = obj("#X obj 40 10 loadbang;")
+    connect = obj(f"#X msg 140 10 connect 127.0.0.1 {send_port};")
+    send = obj(f"#X obj 40 {60 + 34 * len(controls())} netsend -u -b;")
+    wires = [(load, connect), (connect, send)]
     for i, p in enumerate(controls()):
         y = 50 + 34 * i
         parts = address(p).strip("/").split("/")
-        fmt = obj(f"#X obj 330 {y} oscformat {' '.join(parts)};")
+        fmt = obj(f"#X obj 400 {y} oscformat {' '.join(parts)};")
         wires.append((fmt, send))
-        label = p.name.replace(" ", "_")
+        receive = f"mg-in-{p.name}"
         if p.kind in ("float", "int"):
-            ui = obj(f"#X floatatom 40 {y} 8 {p.minimum:g} {p.maximum:g} 0 {label} - - 0;")
+            ui = obj(f"#X floatatom 40 {y} 8 {p.minimum:g} {p.maximum:g} 0 {p.name} {receive} - 0;")
         elif p.kind == "text" or p.takes:
-            ui = obj(f"#X symbolatom 40 {y} 24 0 0 0 {label} - - 0;")
-        else:
-            ui = obj(f"#X msg 40 {y} bang;")
-            empty = obj(f"#X msg 150 {y} list;")  # an action is an address with no arguments
-            wires.append((ui, empty))
-            ui = empty
+            ui = obj(f"#X listbox 40 {y} 30 0 0 0 {p.name} {receive} - 0;")
+        else:  # an action: the address with no argument
+            button = obj(f"#X msg 40 {y} {p.name};")
+            hear = obj(f"#X obj 200 {y} r {receive};")
+            ui = obj(f"#X msg 300 {y} list;")
+            wires += [(button, ui), (hear, ui)]
         wires.append((ui, fmt))
-    top = 90 + 34 * len(controls())
-    receive = obj(f"#X obj 40 {top} netreceive -u -b {REPLY_PORT};")
+    top = 100 + 34 * len(controls())
+    receive = obj(f"#X obj 40 {top} netreceive -u -b {reply_port};")
     parse = obj(f"#X obj 40 {top + 30} oscparse;")
-    trim = obj(f"#X obj 40 {top + 60} route mg;")
-    status = obj(f"#X obj 40 {top + 90} route status;")
-    fields = obj(f"#X obj 40 {top + 120} route {' '.join(STATUS)};")
-    wires += [(receive, parse), (parse, trim), (trim, status), (status, fields)]
+    trim = obj(f"#X obj 40 {top + 60} list trim;")  # oscparse makes a list; route wants the address first
+    mg = obj(f"#X obj 40 {top + 90} route mg;")
+    status = obj(f"#X obj 40 {top + 120} route status;")
+    fields = obj(f"#X obj 40 {top + 150} route {' '.join(STATUS)};")
+    wires += [(receive, parse), (parse, trim), (trim, mg), (mg, status), (status, fields)]
     for i, name in enumerate(STATUS):
-        shown = obj(f"#X {'symbolatom' if name == 'prompt' else 'floatatom'} {40 + 110 * i} {top + 150} "
-                    f"{24 if name == 'prompt' else 8} 0 0 0 {name} - - 0;")
-        wires.append((fields, shown, i))
+        x, y = 40 + 110 * i, top + 180
+        if name == "prompt":  # a string arrives as a symbol message: [symbol] makes it "symbol …"
+            shown = obj(f"#X symbolatom {x} {y + 30} 24 0 0 0 {name} - mg-status-{name} 0;")
+            wires += [(fields, obj(f"#X obj {x} {y} symbol;"), i), (n - 1, shown)]
+        else:
+            shown = obj(f"#X floatatom {x} {y} 8 0 0 0 {name} - mg-status-{name} 0;")
+            wires.append((fields, shown, i))
     for wire in wires:
         a, b, outlet = wire if len(wire) == 3 else (*wire, 0)
         out.append(f"#X connect {a} {outlet} {b} 0;")

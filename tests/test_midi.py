@@ -139,10 +139,3 @@ def test_port_disappears_and_comes_back():
         assert wait_for(lambda: got[-1] == ("cfg", 0.0))
     finally:
         midi.close()
-
-
-def test_patches_are_generated_from_the_registry():
-    from mg_live.live import patches
-
-    for name, make in patches.FILES.items():
-        assert (patches.ROOT / name).read_text() == make(), f"patches/{name} is stale: run python -m live.patches"

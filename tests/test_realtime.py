@@ -5,7 +5,6 @@ generous, and frame times are compared as ratios, never against absolute numbers
 import json
 
 import numpy as np
-import pytest
 import soundfile as sf
 
 from mg_live.engine import loading

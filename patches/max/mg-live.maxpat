@@ -46,21 +46,6 @@
    {
     "box": {
      "id": "obj-3",
-     "maxclass": "newobj",
-     "text": "prepend /mg/prompt",
-     "patching_rect": [
-      360,
-      40,
-      160,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-4",
      "maxclass": "comment",
      "text": "new prompt; morphs in over `morph` seconds",
      "patching_rect": [
@@ -71,6 +56,21 @@
      ],
      "numinlets": 1,
      "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-4",
+     "maxclass": "newobj",
+     "text": "prepend /mg/prompt",
+     "patching_rect": [
+      360,
+      40,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
     }
    },
    {
@@ -121,21 +121,6 @@
    {
     "box": {
      "id": "obj-8",
-     "maxclass": "newobj",
-     "text": "prepend /mg/negative",
-     "patching_rect": [
-      360,
-      74,
-      160,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-9",
      "maxclass": "comment",
      "text": "negative prompt, used in the guidance branch (\"\" clears)",
      "patching_rect": [
@@ -146,6 +131,21 @@
      ],
      "numinlets": 1,
      "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-9",
+     "maxclass": "newobj",
+     "text": "prepend /mg/negative",
+     "patching_rect": [
+      360,
+      74,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
     }
    },
    {
@@ -196,21 +196,6 @@
    {
     "box": {
      "id": "obj-13",
-     "maxclass": "newobj",
-     "text": "prepend /mg/cfg",
-     "patching_rect": [
-      360,
-      108,
-      160,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-14",
      "maxclass": "comment",
      "text": "guidance scale: how strongly the prompt steers",
      "patching_rect": [
@@ -221,6 +206,21 @@
      ],
      "numinlets": 1,
      "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-14",
+     "maxclass": "newobj",
+     "text": "prepend /mg/cfg",
+     "patching_rect": [
+      360,
+      108,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
     }
    },
    {
@@ -259,21 +259,6 @@
    {
     "box": {
      "id": "obj-17",
-     "maxclass": "newobj",
-     "text": "prepend /mg/temperature",
-     "patching_rect": [
-      360,
-      142,
-      160,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-18",
      "maxclass": "comment",
      "text": "sampling temperature: higher is wilder",
      "patching_rect": [
@@ -284,6 +269,21 @@
      ],
      "numinlets": 1,
      "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-18",
+     "maxclass": "newobj",
+     "text": "prepend /mg/temperature",
+     "patching_rect": [
+      360,
+      142,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
     }
    },
    {
@@ -322,21 +322,6 @@
    {
     "box": {
      "id": "obj-21",
-     "maxclass": "newobj",
-     "text": "prepend /mg/topk",
-     "patching_rect": [
-      360,
-      176,
-      160,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-22",
      "maxclass": "comment",
      "text": "sample among the k most likely tokens (0 off, 1 greedy)",
      "patching_rect": [
@@ -347,6 +332,21 @@
      ],
      "numinlets": 1,
      "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-22",
+     "maxclass": "newobj",
+     "text": "prepend /mg/topk",
+     "patching_rect": [
+      360,
+      176,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
     }
    },
    {
@@ -385,21 +385,6 @@
    {
     "box": {
      "id": "obj-25",
-     "maxclass": "newobj",
-     "text": "prepend /mg/topp",
-     "patching_rect": [
-      360,
-      210,
-      160,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-26",
      "maxclass": "comment",
      "text": "nucleus sampling mass (0 off)",
      "patching_rect": [
@@ -410,6 +395,21 @@
      ],
      "numinlets": 1,
      "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-26",
+     "maxclass": "newobj",
+     "text": "prepend /mg/topp",
+     "patching_rect": [
+      360,
+      210,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
     }
    },
    {
@@ -448,21 +448,6 @@
    {
     "box": {
      "id": "obj-29",
-     "maxclass": "newobj",
-     "text": "prepend /mg/window",
-     "patching_rect": [
-      360,
-      244,
-      160,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-30",
      "maxclass": "comment",
      "text": "seconds of past music kept when the decoder re-primes (the rest of its 30 s is new)",
      "patching_rect": [
@@ -473,6 +458,21 @@
      ],
      "numinlets": 1,
      "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-30",
+     "maxclass": "newobj",
+     "text": "prepend /mg/window",
+     "patching_rect": [
+      360,
+      244,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
     }
    },
    {
@@ -511,21 +511,6 @@
    {
     "box": {
      "id": "obj-33",
-     "maxclass": "newobj",
-     "text": "prepend /mg/morph",
-     "patching_rect": [
-      360,
-      278,
-      160,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-34",
      "maxclass": "comment",
      "text": "seconds a new prompt takes to morph in",
      "patching_rect": [
@@ -536,6 +521,21 @@
      ],
      "numinlets": 1,
      "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-34",
+     "maxclass": "newobj",
+     "text": "prepend /mg/morph",
+     "patching_rect": [
+      360,
+      278,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
     }
    },
    {
@@ -574,21 +574,6 @@
    {
     "box": {
      "id": "obj-37",
-     "maxclass": "newobj",
-     "text": "prepend /mg/seed",
-     "patching_rect": [
-      360,
-      312,
-      160,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-38",
      "maxclass": "comment",
      "text": "reseed the sampler",
      "patching_rect": [
@@ -599,6 +584,21 @@
      ],
      "numinlets": 1,
      "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-38",
+     "maxclass": "newobj",
+     "text": "prepend /mg/seed",
+     "patching_rect": [
+      360,
+      312,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
     }
    },
    {
@@ -637,21 +637,6 @@
    {
     "box": {
      "id": "obj-41",
-     "maxclass": "newobj",
-     "text": "prepend /mg/slot/1/prompt",
-     "patching_rect": [
-      360,
-      346,
-      160,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-42",
      "maxclass": "comment",
      "text": "prompt of blend slot N (1\u20138)",
      "patching_rect": [
@@ -662,6 +647,21 @@
      ],
      "numinlets": 1,
      "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-42",
+     "maxclass": "newobj",
+     "text": "prepend /mg/slot/1/prompt",
+     "patching_rect": [
+      360,
+      346,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
     }
    },
    {
@@ -712,21 +712,6 @@
    {
     "box": {
      "id": "obj-46",
-     "maxclass": "newobj",
-     "text": "prepend /mg/slot/1/weight",
-     "patching_rect": [
-      360,
-      380,
-      160,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-47",
      "maxclass": "comment",
      "text": "weight of blend slot N (a new slot is silent until weighted; morphs)",
      "patching_rect": [
@@ -737,6 +722,21 @@
      ],
      "numinlets": 1,
      "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-47",
+     "maxclass": "newobj",
+     "text": "prepend /mg/slot/1/weight",
+     "patching_rect": [
+      360,
+      380,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
     }
    },
    {
@@ -775,21 +775,6 @@
    {
     "box": {
      "id": "obj-50",
-     "maxclass": "newobj",
-     "text": "prepend /mg/melody",
-     "patching_rect": [
-      360,
-      414,
-      160,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-51",
      "maxclass": "comment",
      "text": "melody models: follow a recording's melody (a file in the session folder; \"\" clears)",
      "patching_rect": [
@@ -800,6 +785,21 @@
      ],
      "numinlets": 1,
      "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-51",
+     "maxclass": "newobj",
+     "text": "prepend /mg/melody",
+     "patching_rect": [
+      360,
+      414,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
     }
    },
    {
@@ -850,21 +850,6 @@
    {
     "box": {
      "id": "obj-55",
-     "maxclass": "newobj",
-     "text": "prepend /mg/play",
-     "patching_rect": [
-      360,
-      448,
-      160,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-56",
      "maxclass": "comment",
      "text": "resume after pause",
      "patching_rect": [
@@ -879,13 +864,13 @@
    },
    {
     "box": {
-     "id": "obj-57",
+     "id": "obj-56",
      "maxclass": "message",
-     "text": "play",
+     "text": "/mg/play",
      "patching_rect": [
       40,
       448,
-      90,
+      130,
       22
      ],
      "numinlets": 1,
@@ -894,22 +879,7 @@
    },
    {
     "box": {
-     "id": "obj-58",
-     "maxclass": "newobj",
-     "text": "prepend /mg/pause",
-     "patching_rect": [
-      360,
-      482,
-      160,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-59",
+     "id": "obj-57",
      "maxclass": "comment",
      "text": "stop generating; the buffer plays out into silence",
      "patching_rect": [
@@ -924,13 +894,13 @@
    },
    {
     "box": {
-     "id": "obj-60",
+     "id": "obj-58",
      "maxclass": "message",
-     "text": "pause",
+     "text": "/mg/pause",
      "patching_rect": [
       40,
       482,
-      90,
+      130,
       22
      ],
      "numinlets": 1,
@@ -939,22 +909,7 @@
    },
    {
     "box": {
-     "id": "obj-61",
-     "maxclass": "newobj",
-     "text": "prepend /mg/reset",
-     "patching_rect": [
-      360,
-      516,
-      160,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-62",
+     "id": "obj-59",
      "maxclass": "comment",
      "text": "start the music over from nothing (the stream goes on)",
      "patching_rect": [
@@ -969,13 +924,13 @@
    },
    {
     "box": {
-     "id": "obj-63",
+     "id": "obj-60",
      "maxclass": "message",
-     "text": "reset",
+     "text": "/mg/reset",
      "patching_rect": [
       40,
       516,
-      90,
+      130,
       22
      ],
      "numinlets": 1,
@@ -984,22 +939,7 @@
    },
    {
     "box": {
-     "id": "obj-64",
-     "maxclass": "newobj",
-     "text": "prepend /mg/record",
-     "patching_rect": [
-      360,
-      550,
-      160,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-65",
+     "id": "obj-61",
      "maxclass": "comment",
      "text": "start recording to a file name in the session folder",
      "patching_rect": [
@@ -1014,43 +954,13 @@
    },
    {
     "box": {
-     "id": "obj-66",
-     "maxclass": "textedit",
-     "text": "",
+     "id": "obj-62",
+     "maxclass": "message",
+     "text": "/mg/record",
      "patching_rect": [
       40,
       550,
-      200,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 4
-    }
-   },
-   {
-    "box": {
-     "id": "obj-67",
-     "maxclass": "newobj",
-     "text": "route text",
-     "patching_rect": [
-      250,
-      550,
-      100,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 2
-    }
-   },
-   {
-    "box": {
-     "id": "obj-68",
-     "maxclass": "newobj",
-     "text": "tosymbol",
-     "patching_rect": [
-      250,
-      562,
-      100,
+      130,
       22
      ],
      "numinlets": 1,
@@ -1059,22 +969,7 @@
    },
    {
     "box": {
-     "id": "obj-69",
-     "maxclass": "newobj",
-     "text": "prepend /mg/record/stop",
-     "patching_rect": [
-      360,
-      584,
-      160,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-70",
+     "id": "obj-63",
      "maxclass": "comment",
      "text": "stop recording",
      "patching_rect": [
@@ -1089,13 +984,13 @@
    },
    {
     "box": {
-     "id": "obj-71",
+     "id": "obj-64",
      "maxclass": "message",
-     "text": "record_stop",
+     "text": "/mg/record/stop",
      "patching_rect": [
       40,
       584,
-      90,
+      130,
       22
      ],
      "numinlets": 1,
@@ -1104,7 +999,7 @@
    },
    {
     "box": {
-     "id": "obj-72",
+     "id": "obj-65",
      "maxclass": "newobj",
      "text": "udpreceive 9001",
      "patching_rect": [
@@ -1119,9 +1014,9 @@
    },
    {
     "box": {
-     "id": "obj-73",
+     "id": "obj-66",
      "maxclass": "newobj",
-     "text": "route /mg/status/rtf /mg/status/buffer /mg/status/underruns /mg/status/frame /mg/status/latency /mg/status/onset /mg/status/worst_frame /mg/status/reprimes /mg/status/prompt",
+     "text": "route /mg/status/rtf /mg/status/buffer /mg/status/underruns /mg/status/frame /mg/status/latency /mg/status/onset /mg/status/worst_frame /mg/status/reprimes /mg/status/ignored /mg/status/prompt",
      "patching_rect": [
       40,
       672,
@@ -1129,12 +1024,12 @@
       22
      ],
      "numinlets": 1,
-     "numoutlets": 10
+     "numoutlets": 11
     }
    },
    {
     "box": {
-     "id": "obj-74",
+     "id": "obj-67",
      "maxclass": "flonum",
      "text": "",
      "patching_rect": [
@@ -1149,7 +1044,7 @@
    },
    {
     "box": {
-     "id": "obj-75",
+     "id": "obj-68",
      "maxclass": "comment",
      "text": "rtf",
      "patching_rect": [
@@ -1164,7 +1059,7 @@
    },
    {
     "box": {
-     "id": "obj-76",
+     "id": "obj-69",
      "maxclass": "flonum",
      "text": "",
      "patching_rect": [
@@ -1179,7 +1074,7 @@
    },
    {
     "box": {
-     "id": "obj-77",
+     "id": "obj-70",
      "maxclass": "comment",
      "text": "buffer",
      "patching_rect": [
@@ -1194,7 +1089,7 @@
    },
    {
     "box": {
-     "id": "obj-78",
+     "id": "obj-71",
      "maxclass": "flonum",
      "text": "",
      "patching_rect": [
@@ -1209,7 +1104,7 @@
    },
    {
     "box": {
-     "id": "obj-79",
+     "id": "obj-72",
      "maxclass": "comment",
      "text": "underruns",
      "patching_rect": [
@@ -1224,7 +1119,7 @@
    },
    {
     "box": {
-     "id": "obj-80",
+     "id": "obj-73",
      "maxclass": "flonum",
      "text": "",
      "patching_rect": [
@@ -1239,7 +1134,7 @@
    },
    {
     "box": {
-     "id": "obj-81",
+     "id": "obj-74",
      "maxclass": "comment",
      "text": "frame",
      "patching_rect": [
@@ -1254,7 +1149,7 @@
    },
    {
     "box": {
-     "id": "obj-82",
+     "id": "obj-75",
      "maxclass": "flonum",
      "text": "",
      "patching_rect": [
@@ -1269,7 +1164,7 @@
    },
    {
     "box": {
-     "id": "obj-83",
+     "id": "obj-76",
      "maxclass": "comment",
      "text": "latency",
      "patching_rect": [
@@ -1284,7 +1179,7 @@
    },
    {
     "box": {
-     "id": "obj-84",
+     "id": "obj-77",
      "maxclass": "flonum",
      "text": "",
      "patching_rect": [
@@ -1299,7 +1194,7 @@
    },
    {
     "box": {
-     "id": "obj-85",
+     "id": "obj-78",
      "maxclass": "comment",
      "text": "onset",
      "patching_rect": [
@@ -1314,7 +1209,7 @@
    },
    {
     "box": {
-     "id": "obj-86",
+     "id": "obj-79",
      "maxclass": "flonum",
      "text": "",
      "patching_rect": [
@@ -1329,7 +1224,7 @@
    },
    {
     "box": {
-     "id": "obj-87",
+     "id": "obj-80",
      "maxclass": "comment",
      "text": "worst_frame",
      "patching_rect": [
@@ -1344,7 +1239,7 @@
    },
    {
     "box": {
-     "id": "obj-88",
+     "id": "obj-81",
      "maxclass": "flonum",
      "text": "",
      "patching_rect": [
@@ -1359,7 +1254,7 @@
    },
    {
     "box": {
-     "id": "obj-89",
+     "id": "obj-82",
      "maxclass": "comment",
      "text": "reprimes",
      "patching_rect": [
@@ -1374,8 +1269,8 @@
    },
    {
     "box": {
-     "id": "obj-90",
-     "maxclass": "message",
+     "id": "obj-83",
+     "maxclass": "flonum",
      "text": "",
      "patching_rect": [
       920,
@@ -1389,11 +1284,41 @@
    },
    {
     "box": {
-     "id": "obj-91",
+     "id": "obj-84",
+     "maxclass": "comment",
+     "text": "ignored",
+     "patching_rect": [
+      920,
+      732,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-85",
+     "maxclass": "message",
+     "text": "",
+     "patching_rect": [
+      1030,
+      706,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-86",
      "maxclass": "comment",
      "text": "prompt",
      "patching_rect": [
-      920,
+      1030,
       732,
       100,
       22
@@ -1407,7 +1332,7 @@
    {
     "patchline": {
      "source": [
-      "obj-3",
+      "obj-4",
       0
      ],
      "destination": [
@@ -1447,7 +1372,7 @@
       0
      ],
      "destination": [
-      "obj-3",
+      "obj-4",
       0
      ]
     }
@@ -1455,7 +1380,7 @@
    {
     "patchline": {
      "source": [
-      "obj-8",
+      "obj-9",
       0
      ],
      "destination": [
@@ -1495,7 +1420,7 @@
       0
      ],
      "destination": [
-      "obj-8",
+      "obj-9",
       0
      ]
     }
@@ -1503,7 +1428,7 @@
    {
     "patchline": {
      "source": [
-      "obj-13",
+      "obj-14",
       0
      ],
      "destination": [
@@ -1519,7 +1444,7 @@
       0
      ],
      "destination": [
-      "obj-13",
+      "obj-14",
       0
      ]
     }
@@ -1527,7 +1452,7 @@
    {
     "patchline": {
      "source": [
-      "obj-17",
+      "obj-18",
       0
      ],
      "destination": [
@@ -1543,7 +1468,7 @@
       0
      ],
      "destination": [
-      "obj-17",
+      "obj-18",
       0
      ]
     }
@@ -1551,7 +1476,7 @@
    {
     "patchline": {
      "source": [
-      "obj-21",
+      "obj-22",
       0
      ],
      "destination": [
@@ -1567,7 +1492,7 @@
       0
      ],
      "destination": [
-      "obj-21",
+      "obj-22",
       0
      ]
     }
@@ -1575,7 +1500,7 @@
    {
     "patchline": {
      "source": [
-      "obj-25",
+      "obj-26",
       0
      ],
      "destination": [
@@ -1591,7 +1516,7 @@
       0
      ],
      "destination": [
-      "obj-25",
+      "obj-26",
       0
      ]
     }
@@ -1599,7 +1524,7 @@
    {
     "patchline": {
      "source": [
-      "obj-29",
+      "obj-30",
       0
      ],
      "destination": [
@@ -1615,7 +1540,7 @@
       0
      ],
      "destination": [
-      "obj-29",
+      "obj-30",
       0
      ]
     }
@@ -1623,7 +1548,7 @@
    {
     "patchline": {
      "source": [
-      "obj-33",
+      "obj-34",
       0
      ],
      "destination": [
@@ -1639,7 +1564,7 @@
       0
      ],
      "destination": [
-      "obj-33",
+      "obj-34",
       0
      ]
     }
@@ -1647,7 +1572,7 @@
    {
     "patchline": {
      "source": [
-      "obj-37",
+      "obj-38",
       0
      ],
      "destination": [
@@ -1663,7 +1588,7 @@
       0
      ],
      "destination": [
-      "obj-37",
+      "obj-38",
       0
      ]
     }
@@ -1671,7 +1596,7 @@
    {
     "patchline": {
      "source": [
-      "obj-41",
+      "obj-42",
       0
      ],
      "destination": [
@@ -1711,7 +1636,7 @@
       0
      ],
      "destination": [
-      "obj-41",
+      "obj-42",
       0
      ]
     }
@@ -1719,7 +1644,7 @@
    {
     "patchline": {
      "source": [
-      "obj-46",
+      "obj-47",
       0
      ],
      "destination": [
@@ -1735,7 +1660,7 @@
       0
      ],
      "destination": [
-      "obj-46",
+      "obj-47",
       0
      ]
     }
@@ -1743,7 +1668,7 @@
    {
     "patchline": {
      "source": [
-      "obj-50",
+      "obj-51",
       0
      ],
      "destination": [
@@ -1783,7 +1708,7 @@
       0
      ],
      "destination": [
-      "obj-50",
+      "obj-51",
       0
      ]
     }
@@ -1791,23 +1716,11 @@
    {
     "patchline": {
      "source": [
-      "obj-55",
+      "obj-56",
       0
      ],
      "destination": [
       "obj-1",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-57",
-      0
-     ],
-     "destination": [
-      "obj-55",
       0
      ]
     }
@@ -1831,18 +1744,6 @@
       0
      ],
      "destination": [
-      "obj-58",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-61",
-      0
-     ],
-     "destination": [
       "obj-1",
       0
      ]
@@ -1851,11 +1752,11 @@
    {
     "patchline": {
      "source": [
-      "obj-63",
+      "obj-62",
       0
      ],
      "destination": [
-      "obj-61",
+      "obj-1",
       0
      ]
     }
@@ -1868,6 +1769,18 @@
      ],
      "destination": [
       "obj-1",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-65",
+      0
+     ],
+     "destination": [
+      "obj-66",
       0
      ]
     }
@@ -1887,83 +1800,11 @@
    {
     "patchline": {
      "source": [
-      "obj-67",
-      0
-     ],
-     "destination": [
-      "obj-68",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-68",
-      0
-     ],
-     "destination": [
-      "obj-64",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-69",
-      0
-     ],
-     "destination": [
-      "obj-1",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-71",
-      0
-     ],
-     "destination": [
-      "obj-69",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-72",
-      0
-     ],
-     "destination": [
-      "obj-73",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-73",
-      0
-     ],
-     "destination": [
-      "obj-74",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-73",
+      "obj-66",
       1
      ],
      "destination": [
-      "obj-76",
+      "obj-69",
       0
      ]
     }
@@ -1971,11 +1812,11 @@
    {
     "patchline": {
      "source": [
-      "obj-73",
+      "obj-66",
       2
      ],
      "destination": [
-      "obj-78",
+      "obj-71",
       0
      ]
     }
@@ -1983,11 +1824,11 @@
    {
     "patchline": {
      "source": [
-      "obj-73",
+      "obj-66",
       3
      ],
      "destination": [
-      "obj-80",
+      "obj-73",
       0
      ]
     }
@@ -1995,11 +1836,11 @@
    {
     "patchline": {
      "source": [
-      "obj-73",
+      "obj-66",
       4
      ],
      "destination": [
-      "obj-82",
+      "obj-75",
       0
      ]
     }
@@ -2007,11 +1848,11 @@
    {
     "patchline": {
      "source": [
-      "obj-73",
+      "obj-66",
       5
      ],
      "destination": [
-      "obj-84",
+      "obj-77",
       0
      ]
     }
@@ -2019,11 +1860,11 @@
    {
     "patchline": {
      "source": [
-      "obj-73",
+      "obj-66",
       6
      ],
      "destination": [
-      "obj-86",
+      "obj-79",
       0
      ]
     }
@@ -2031,11 +1872,11 @@
    {
     "patchline": {
      "source": [
-      "obj-73",
+      "obj-66",
       7
      ],
      "destination": [
-      "obj-88",
+      "obj-81",
       0
      ]
     }
@@ -2043,11 +1884,23 @@
    {
     "patchline": {
      "source": [
-      "obj-73",
+      "obj-66",
       8
      ],
      "destination": [
-      "obj-90",
+      "obj-83",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-66",
+      9
+     ],
+     "destination": [
+      "obj-85",
       1
      ]
     }
