@@ -55,16 +55,26 @@ def _patch_sdpa(drop: str):
 
 
 def count_primitives(model) -> Counter:
-    from engine.generation import DelayPattern, SamplingParams, Stepper
+    """The primitives in one step's graph (one context playing, guided, uncompiled): what MLX dispatches."""
+    from mg_live.engine.conditioning import cross_inputs
+    from mg_live.engine.frames import FrameGenerator, Plan
+    from mg_live.engine.sampling import SamplingParams
 
     D = model.cfg.decoder.hidden_size
-    stepper = Stepper(model, mx.zeros((1, bench.TEXT_TOKENS, D)), mx.ones((1, bench.TEXT_TOKENS), mx.int32),
-                      bench.MAX_POSITIONS, guided=True, compiled=False)
-    tokens = mx.full((1, model.cfg.decoder.num_codebooks), 2048, mx.int32)
-    out = stepper._graph(tokens, mx.array([0]), stepper.cache, stepper.cross, stepper.cross_mask,
-                         SamplingParams().arrays(), mx.array(DelayPattern(model.cfg.decoder).forced(1)), stepper.key)
-    path = "/tmp/step.dot"
-    mx.export_to_dot(path, out[0], *out[1], out[2])
+    condition = (mx.zeros((1, bench.TEXT_TOKENS, D)), mx.ones((1, bench.TEXT_TOKENS), mx.int32))
+    cross, cross_mask = cross_inputs(model, condition, None, True)
+    gen = FrameGenerator(model, SamplingParams(), compiled=False, cross=cross, cross_mask=cross_mask,
+                         horizon=bench.MAX_POSITIONS)
+    live, path = gen.contexts[0], "/tmp/step.dot"
+    original = gen._graph
+
+    def capture(plan, *args):  # the graph as built, before anything evaluates it
+        tokens, keys, cache, ring = out = original(plan, *args)
+        mx.export_to_dot(path, *tokens, *keys, *cache, ring)
+        return out
+
+    gen._graph = capture
+    gen._run([(live, 1, 1)], compiled=False)
     import re
 
     return Counter(re.findall(r'label ="([A-Za-z]+)', Path(path).read_text()))

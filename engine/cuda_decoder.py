@@ -434,12 +434,12 @@ def launch_shape(decoder, batch: int, max_len: int) -> tuple[int, int, int]:
     return blocks, nsplit, 4 * floats
 
 
-def fits(decoder, x: mx.array, cache: list, cross: mx.array | None) -> bool:
+def fits(decoder, x: mx.array, cache: list, cross: list | None) -> bool:
     """Whether this pass runs as fused layers: `usable`, and its shared memory within the device's (one
     row per position and guidance branch: x [batch, positions, D])."""
     max_len = cache[0].shape[3]
     rows = x.shape[0] * x.shape[1]
-    return (usable(decoder, x.dtype) and rows <= MAX_ROWS and (cross is None or cross.shape[4] <= max_len)
+    return (usable(decoder, x.dtype) and rows <= MAX_ROWS and (cross is None or cross[0].shape[3] <= max_len)
             and launch_shape(decoder, rows, max_len)[2] <= device_limits()[1])
 
 
@@ -451,11 +451,11 @@ def max_rows(decoder, max_len: int) -> int:
     return rows
 
 
-def layers(decoder, x: mx.array, spans: list, cache: list, cross: mx.array | None,
+def layers(decoder, x: mx.array, spans: list, cache: list, cross: list | None,
            cross_mask: mx.array | None) -> mx.array:
     """All decoder layers for x [batch, T, D]: the spans' positions side by side, one kernel per layer over
     batch × T rows, each writing its keys and values into its context's cache rows at its position, in
-    place. The cache holds [2, rows, heads, max_len, head_dim]; `cross` the stacked condition keys/values."""
+    place. The cache holds [2, rows, heads, max_len, head_dim]; `cross` the condition's keys/values per layer."""
     cfg = decoder.cfg
     batch, length, dim = x.shape
     rows = batch * length

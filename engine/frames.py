@@ -129,7 +129,7 @@ class FrameGenerator:
 
     def __init__(self, model: MusicGen, params: SamplingParams, seed: int = 0, horizon: int = HORIZON_FRAMES,
                  window_frames: int = 500, total_frames: int | None = None, guided: bool = True,
-                 compiled: bool = True, prompt: np.ndarray | None = None, cross: list | None = None,
+                 compiled: bool = True, prompt: np.ndarray | None = None, cross: mx.array | None = None,
                  cross_mask: mx.array | None = None, prefixes=None, max_prefix: int = 0,
                  catch_up: int | None = None):
         self.model, self.decoder = model, model.decoder
@@ -137,7 +137,8 @@ class FrameGenerator:
         self.num_codebooks = len(self.pattern.delays)
         self.horizon, self.total_frames, self.window_frames = horizon, total_frames, window_frames
         self.guided, self.batch = guided, 2 if guided else 1
-        self.cross, self.cross_mask, self.prefixes = cross, cross_mask, prefixes
+        self.prefixes = prefixes
+        self.set_cross(cross, cross_mask)
         self.params = params.arrays()
         self.dtype = self.decoder.layer_norm.weight.dtype
         prompt = np.zeros((self.num_codebooks, 0), np.int32) if prompt is None else np.asarray(prompt, np.int32)
@@ -174,9 +175,11 @@ class FrameGenerator:
         """Seconds of past music the next context keeps (from the next re-prime on)."""
         self.window_frames = frames
 
-    def set_cross(self, cross: list | None, cross_mask: mx.array | None) -> None:
-        """The condition's cross-attention keys/values (per layer, [2, B, heads, S, head_dim]) and mask."""
-        self.cross, self.cross_mask = cross, cross_mask
+    def set_cross(self, cross: mx.array | None, cross_mask: mx.array | None) -> None:
+        """The condition's cross-attention keys/values (stacked: [layers, 2, B, heads, S, head_dim]) and
+        mask. Split per layer here, once per change, not in every step."""
+        self.cross = None if cross is None else [cross[i] for i in range(cross.shape[0])]
+        self.cross_mask = cross_mask
 
     def set_seed(self, seed: int) -> None:
         key = mx.random.key(seed)

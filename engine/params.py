@@ -96,7 +96,7 @@ STATUS = {
     "rtf": ("", "real-time factor: audio seconds made per second of work (> 1 keeps up)"),
     "buffer": ("s", "audio waiting to be played"),
     "underruns": ("", "gaps heard since the start"),
-    "frame": ("", "frames played"),
+    "frame": ("", "frames made so far"),
     "latency": ("ms", "control to ear, to the first sound made entirely after a change (median)"),
     "onset": ("ms", "control to ear, to the first sound a change touched (median)"),
     "worst_frame": ("ms", "the slowest frame of the last 5 seconds (a frame lasts 20 ms)"),

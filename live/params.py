@@ -10,9 +10,10 @@ import logging
 import threading
 from collections import Counter
 
-from ..engine.params import BY_NAME, MAX_TEXT, PARAMS, SLOTS, Param
+from ..engine.params import BY_NAME, MAX_TEXT, PARAMS, SLOTS, STATUS, Param
 
-__all__ = ["BY_NAME", "MAX_TEXT", "PARAMS", "SLOTS", "Param", "BadValue", "Registry", "markdown_table"]
+__all__ = ["BY_NAME", "MAX_TEXT", "PARAMS", "SLOTS", "Param", "BadValue", "Registry", "markdown_table",
+           "status_table"]
 
 log = logging.getLogger("mg-live")
 
@@ -80,4 +81,11 @@ def markdown_table() -> str:
         default = "" if p.default is None else f"{p.default:g}" if isinstance(p.default, (int, float)) else str(p.default)
         args = p.takes or p.osc_type
         rows.append(f"| `{p.osc}` | {args} | {p.range_text} | {default} | {p.name} | {p.doc} |")
+    return "\n".join(rows)
+
+
+def status_table() -> str:
+    """The README's telemetry table (a test checks the README holds exactly this)."""
+    rows = ["| address | unit | meaning |", "|---|---|---|"]
+    rows += [f"| `/mg/status/{name}` | {unit} | {meaning} |" for name, (unit, meaning) in STATUS.items()]
     return "\n".join(rows)

@@ -15,7 +15,7 @@ import soundfile as sf
 from pythonosc.udp_client import SimpleUDPClient
 
 from mg_live.engine.params import STATUS
-from mg_live.live.params import PARAMS, markdown_table
+from mg_live.live.params import PARAMS, markdown_table, status_table
 
 
 def free_port() -> int:
@@ -137,6 +137,7 @@ def test_replay_reproduces_tokens(performance, tmp_path):
     np.testing.assert_array_equal(again, live)
 
 
-def test_readme_parameter_table_matches_registry():
+def test_readme_tables_match_the_registry():
     readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
     assert markdown_table() in readme
+    assert status_table() in readme
