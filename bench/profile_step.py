@@ -57,7 +57,7 @@ def _patch_sdpa(drop: str):
 def count_primitives(model) -> Counter:
     """The primitives in one step's graph (one context playing, guided, uncompiled): what MLX dispatches."""
     from mg_live.engine.conditioning import cross_inputs
-    from mg_live.engine.frames import FrameGenerator, Plan
+    from mg_live.engine.frames import FrameGenerator
     from mg_live.engine.sampling import SamplingParams
 
     D = model.cfg.decoder.hidden_size
