@@ -12,9 +12,11 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import signal
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 
 import _repo  # noqa: F401  (mg_live from this checkout)
@@ -101,6 +103,7 @@ def main() -> int:
     parser.add_argument("--buffer-ms", type=float, default=100.0, help="the adaptive buffer's ceiling")
     parser.add_argument("--rate", default="10,30", help="OSC messages per second: low,high")
     args = parser.parse_args()
+    started = time.monotonic()
     dtype = args.dtype or ("float16" if mx.default_device() == mx.gpu else "float32")
     loaded = model_for(args.size, dtype)
     rate = loaded.config.sample_rate
@@ -119,6 +122,9 @@ def main() -> int:
                        e.steering.applied != applied[0], e.conditioner.morphing, e.metrics.samples / rate))
         applied[0] = e.steering.applied
 
+    # A time limit (timeout's SIGTERM) ends the run early but still prints what was measured.
+    signal.signal(signal.SIGTERM, lambda *_: engine.stop())
+    print(f"ready after {time.monotonic() - started:.0f} s of set-up", file=sys.stderr, flush=True)
     engine_thread = mlx_thread(lambda: engine.run(args.minutes * 60, on_chunk=on_chunk), "mg-engine", daemon=False)
     engine_thread.start()
     driver_thread = threading.Thread(target=driver.run, daemon=True)
@@ -132,13 +138,14 @@ def main() -> int:
     building = np.array([c[0] for c in chunks if c[1]])
     quiet = np.array([c[0] for c in chunks if c[1] and not c[2] and not c[3]])  # building, nothing else changing
     m = engine.metrics
-    print(f"device: MLX {mx.__version__} {mx.default_device()}; {args.size} {dtype}, {args.minutes:g} min, "
+    print(f"device: MLX {mx.__version__} {mx.default_device()}; {args.size} {dtype}, {m.samples / rate / 60:.1f} min played, "
           f"buffer ceiling {args.buffer_ms:g} ms, {driver.sent} OSC messages "
           f"({', '.join(f'{k} {v}' for k, v in registry.errors.items()) or 'none refused'})", file=sys.stderr)
     print("| model | dtype | minutes | OSC msgs | underruns | median frame ms | p99 frame ms | worst frame ms "
           "| worst while building a context ms | re-primes | RSS start → end MB | RTF |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    print(f"| {args.size} | {dtype} | {args.minutes:g} | {driver.sent} | {sink.underruns} | {np.median(times):.2f} "
+    minutes = m.samples / rate / 60
+    print(f"| {args.size} | {dtype} | {minutes:.1f} | {driver.sent} | {sink.underruns} | {np.median(times):.2f} "
           f"| {np.percentile(times, 99):.2f} | {times.max():.2f} | {building.max() if len(building) else 0:.2f} "
           f"| {m.reprimes} | {rss_start:.0f} → {rss_end:.0f} | {m.rtf(rate):.2f} |")
     if len(building):
