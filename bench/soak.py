@@ -10,6 +10,7 @@ malformed packets), through mg-live's own OSC server. Prints one table row: unde
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import random
 import signal
@@ -17,6 +18,7 @@ import socket
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import _repo  # noqa: F401  (mg_live from this checkout)
@@ -64,6 +66,7 @@ class Driver:
         self.client, self.raw = SimpleUDPClient("127.0.0.1", port), socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.port, self.rate, self.rng = port, rate, random.Random(seed)
         self.sent, self.stop = 0, threading.Event()
+        self.log: list[tuple[float, str]] = []  # (monotonic time sent, address): what preceded a slow frame
 
     def message(self):
         r, choice = self.rng, self.rng.random()
@@ -91,6 +94,7 @@ class Driver:
                                 ("127.0.0.1", self.port))
             else:
                 self.client.send_message(*message)
+            self.log.append((time.monotonic(), "malformed" if message is None else message[0]))
             self.sent += 1
             self.stop.wait(1.0 / self.rng.uniform(*self.rate))
 
@@ -117,9 +121,20 @@ def main() -> int:
     rss_start = rss_mb()
     applied = [0]
 
+    collections = []  # (start, ms, generation) of Python's garbage collections
+
+    def on_gc(phase, info):
+        if phase == "start":
+            collections.append([time.monotonic(), 0.0, info["generation"]])
+        elif collections:
+            collections[-1][1] = (time.monotonic() - collections[-1][0]) * 1e3
+
+    gc.callbacks.append(on_gc)
+
     def on_chunk(e):
-        chunks.append((e.metrics.frame_times.recent[-1][1], len(e.generator.contexts) > 1,
-                       e.steering.applied != applied[0], e.conditioner.morphing, e.metrics.samples / rate))
+        when, ms = e.metrics.frame_times.recent[-1]
+        chunks.append((ms, len(e.generator.contexts) > 1, e.steering.applied != applied[0], e.conditioner.morphing,
+                       e.metrics.samples / rate, when, mx.get_active_memory() / 2**20, mx.get_cache_memory() / 2**20))
         applied[0] = e.steering.applied
 
     # A time limit (timeout's SIGTERM) ends the run early but still prints what was measured.
@@ -155,6 +170,12 @@ def main() -> int:
     print("slowest frames (ms, at s, building a context, a change applied, morphing):",
           ", ".join(f"{c[0]:.0f}@{c[4]:.1f}{'B' if c[1] else ''}{'C' if c[2] else ''}{'M' if c[3] else ''}"
                     for c in sorted(chunks, reverse=True)[:8]))
+    for c in sorted(chunks, reverse=True)[:4]:  # what came just before the slowest frames
+        ms, when = c[0], c[5]
+        sent = Counter(a for t, a in driver.log if when - ms / 1e3 - 0.3 <= t <= when)
+        gcs = [f"gen{g} {d:.0f} ms" for t, d, g in collections if when - ms / 1e3 - 0.05 <= t <= when]
+        print(f"  {ms:.0f} ms frame at {c[4]:.1f} s: OSC in the 0.3 s before: {dict(sent)}; garbage collections: "
+              f"{gcs or 'none'}; MLX memory active {c[6]:.0f} MB, cached {c[7]:.0f} MB")
     print("underruns at (s):", ", ".join(f"{t:.1f}" for _, t in m.underrun_events[:20]))
     return 0
 
