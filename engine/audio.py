@@ -35,6 +35,11 @@ class RingBuffer:
     def fill(self) -> int:
         return self.written - self.read
 
+    @property
+    def waiting(self) -> bool:
+        """Not playing yet: the buffer is still being primed (reads give silence, never an underrun)."""
+        return not self.started and self.fill < self.start_fill and not self.ended
+
     def write(self, audio: np.ndarray) -> None:
         """audio [samples, channels]; the caller keeps fill + samples ≤ capacity (see Sink.wait_for_room)."""
         n = len(audio)
@@ -48,7 +53,7 @@ class RingBuffer:
         """Fill `out` [frames, channels]; on a shortfall play what there is, fade to silence, return False."""
         n, available = len(out), self.fill
         if not self.started:
-            if available < self.start_fill and not self.ended:
+            if self.waiting:
                 out[:] = 0
                 return True
             self.started = True
@@ -201,31 +206,115 @@ class ClockSink(Sink):
             self._thread.join()
 
 
-class SoundDeviceSink(Sink):
-    """The sound card through PortAudio. The callback only copies from the preallocated ring buffer."""
+class Resampler:
+    """Between the ring buffer (the model's rate) and a card at another rate: soxr's streaming resampler
+    (high quality), fed from the ring a quantum at a time as the card asks for samples."""
 
-    def __init__(self, sample_rate: int, channels: int, buffer_ms: float, device=None, blocksize: int = 512):
+    QUANTUM = 256  # model-rate samples read from the ring per refill
+
+    def __init__(self, ring: RingBuffer, in_rate: int, out_rate: int):
+        self.ring, self.ratio = ring, out_rate / in_rate
+        self.stream = None
+        if in_rate != out_rate:
+            import soxr
+
+            self.stream = soxr.ResampleStream(in_rate, out_rate, ring.channels, dtype="float32", quality="HQ")
+        self.quantum = np.zeros((self.QUANTUM, ring.channels), np.float32)
+        self.pending = np.zeros((0, ring.channels), np.float32)  # resampled, not yet handed to the card
+
+    def read_into(self, out: np.ndarray) -> bool:
+        """Fill `out` [frames, channels] at the card's rate; False if the ring ran short (an underrun)."""
+        if self.stream is None:
+            return self.ring.read_into(out)
+        if self.ring.waiting and not len(self.pending):  # silence, kept out of the resampler: the music
+            out[:] = 0                                     # then starts at the resampler's phase 0
+            return True
+        ok = True
+        while len(self.pending) < len(out):
+            ok = self.ring.read_into(self.quantum) and ok
+            self.pending = np.concatenate([self.pending, self.stream.resample_chunk(self.quantum)])
+        out[:] = self.pending[: len(out)]
+        self.pending = self.pending[len(out) :]
+        return ok
+
+    def close(self) -> None:
+        self.stream = None  # soxr's object freed now, not at interpreter exit (nanobind warns of leaks then)
+
+    @property
+    def in_flight(self) -> int:
+        """Model-rate samples taken from the ring but not heard yet: the resampler's delay and what waits."""
+        if self.stream is None:
+            return 0
+        return round((len(self.pending) + self.stream.delay()) / self.ratio)
+
+
+class CardSink(Sink):
+    """A sound card (PortAudio or JACK) at its own rate, `device_rate`: its callback pulls `block` samples
+    at a time through the resampler and places the model's channels on the chosen outputs."""
+
+    def __init__(self, sample_rate: int, channels: int, buffer_ms: float, device_rate: int):
         super().__init__(sample_rate, channels, buffer_ms)
-        self.block = blocksize
-        try:
-            import sounddevice as sd
-        except OSError as e:  # the PortAudio library itself is missing
-            raise AudioUnavailable(f"no audio output ({e})") from None
-        self.status_errors = 0
-        try:
-            self.stream = sd.OutputStream(samplerate=sample_rate, channels=channels, dtype="float32",
-                                          blocksize=blocksize, device=device, callback=self._callback)
-        except Exception as e:  # noqa: BLE001 - PortAudio reports a missing device in several ways
-            raise AudioUnavailable(f"no audio output device ({str(e).splitlines()[0]})") from None
+        self.device_rate = device_rate
+        self.resampler = Resampler(self.ring, sample_rate, device_rate)
+        self.status_errors = 0  # the card's own underflows (PortAudio reports them)
 
-    def _callback(self, outdata, frames, time_info, status) -> None:
-        if status.output_underflow:
-            self.status_errors += 1
-        self.ring.read_into(outdata)
+    @property
+    def played(self) -> int:
+        """Model-rate samples heard: read from the ring, less what is still inside the resampler."""
+        return self.ring.read - self.resampler.in_flight
 
     @property
     def underruns(self) -> int:
         return self.ring.underruns + self.status_errors
+
+    @property
+    def rate_text(self) -> str:
+        if self.device_rate == self.sample_rate:
+            return f"{self.device_rate} Hz"
+        return f"{self.device_rate} Hz (resampled from {self.sample_rate} Hz)"
+
+
+class SoundDeviceSink(CardSink):
+    """The sound card through PortAudio, at the device's default rate (or `device_rate`), on its first
+    outputs or on `outputs` (1-based channel numbers of a multi-channel interface). The callback only
+    copies (and resamples) from the preallocated ring buffer."""
+
+    def __init__(self, sample_rate: int, channels: int, buffer_ms: float, device=None, blocksize: int = 512,
+                 device_rate: int | None = None, outputs: list[int] | None = None):
+        sd = _sounddevice()
+        device = find_output_device(device)
+        try:
+            info = sd.query_devices(device, "output")
+        except Exception as e:  # noqa: BLE001 - PortAudio reports a missing device in several ways
+            if device is None:
+                raise AudioUnavailable("found no sound output device") from None
+            raise AudioUnavailable(f"output device {device}: {str(e).splitlines()[0]}") from None
+        self.name = info["name"]
+        super().__init__(sample_rate, channels, buffer_ms, int(device_rate or info["default_samplerate"]))
+        self.block, self.outputs = blocksize, outputs
+        width = max(outputs) if outputs else channels
+        if width > info["max_output_channels"]:
+            raise AudioUnavailable(f"{self.name} has {info['max_output_channels']} output(s), not {width}")
+        self.scratch = np.zeros((blocksize, channels), np.float32)
+        try:
+            self.stream = sd.OutputStream(samplerate=self.device_rate, channels=width, dtype="float32",
+                                          blocksize=blocksize, device=device, callback=self._callback)
+        except Exception as e:  # noqa: BLE001
+            raise AudioUnavailable(f"{self.name}: cannot play at {self.device_rate} Hz on {width} output(s) "
+                                   f"({str(e).splitlines()[0]})") from None
+
+    def _callback(self, outdata, frames, time_info, status) -> None:
+        if status.output_underflow:
+            self.status_errors += 1
+        if self.outputs is None:
+            self.resampler.read_into(outdata)
+            return
+        if len(self.scratch) != frames:
+            self.scratch = np.zeros((frames, self.channels), np.float32)
+        self.resampler.read_into(self.scratch)
+        outdata[:] = 0
+        for i, output in enumerate(self.outputs):  # a mono model plays on every chosen output
+            outdata[:, output - 1] = self.scratch[:, min(i, self.channels - 1)]
 
     def start(self) -> None:
         self.stream.start()
@@ -233,6 +322,90 @@ class SoundDeviceSink(Sink):
     def close(self) -> None:
         self.stream.stop()
         self.stream.close()
+        self.resampler.close()
+
+
+class JackSink(CardSink):
+    """A JACK client `mg-live` with outputs out_L and out_R (a mono model feeds both), at the server's
+    rate and buffer size. `connect`: the input ports to connect to, a pattern that finds them (a DAW's
+    client name), or None for the system playback ports; [] connects nothing."""
+
+    def __init__(self, sample_rate: int, channels: int, buffer_ms: float, connect: list[str] | None = None,
+                 name: str = "mg-live"):
+        try:
+            import jack
+
+            jack.set_error_function(lambda message: None)  # libjack's own lines; the one below says it
+            self.client = jack.Client(name, no_start_server=True)
+        except Exception as e:  # noqa: BLE001 - no libjack (OSError), no server (JackOpenError)
+            raise AudioUnavailable(f"no JACK server to play into ({type(e).__name__}: {e})".splitlines()[0]) from None
+        super().__init__(sample_rate, channels, buffer_ms, self.client.samplerate)
+        self.name, self.connect = self.client.name, connect
+        self.block = self.client.blocksize
+        self.scratch = np.zeros((self.block, channels), np.float32)
+        self.ports = [self.client.outports.register(f"out_{side}") for side in "LR"]
+        self.client.set_blocksize_callback(self._blocksize)
+        self.client.set_process_callback(self._process)
+
+    def _blocksize(self, frames: int) -> None:
+        self.block, self.scratch = frames, np.zeros((frames, self.channels), np.float32)
+
+    def _process(self, frames: int) -> None:
+        scratch = self.scratch[:frames]
+        self.resampler.read_into(scratch)
+        for i, port in enumerate(self.ports):
+            port.get_array()[:] = scratch[:, min(i, self.channels - 1)]
+
+    def start(self) -> None:
+        self.client.activate()
+        if self.connect is None:
+            targets = self.client.get_ports(is_physical=True, is_input=True, is_audio=True)
+        else:
+            targets = [p for pattern in self.connect for p in self.client.get_ports(pattern, is_input=True, is_audio=True)]
+            if self.connect and not targets:
+                raise AudioUnavailable(f"no JACK input port matches {','.join(self.connect)}")
+        for port, target in zip(self.ports, targets[:2] * 2 if len(targets) == 1 else targets):
+            self.client.connect(port, target)
+
+    def close(self) -> None:
+        self.client.deactivate()
+        self.client.close()
+        self.resampler.close()
+
+
+def _sounddevice():
+    try:
+        import sounddevice as sd
+    except OSError as e:  # the PortAudio library itself is missing
+        raise AudioUnavailable(f"no audio output ({e})") from None
+    return sd
+
+
+def output_devices() -> list[dict]:
+    """PortAudio's devices that can play: index, name, host API, outputs, default rate, is the default."""
+    sd = _sounddevice()
+    default = sd.default.device[1]
+    apis = sd.query_hostapis()
+    return [{"index": i, "name": d["name"], "api": apis[d["hostapi"]]["name"], "outputs": d["max_output_channels"],
+             "rate": int(d["default_samplerate"]), "default": i == default}
+            for i, d in enumerate(sd.query_devices()) if d["max_output_channels"] > 0]
+
+
+def find_output_device(spec: str | int | None) -> int | None:
+    """`--device`: an index, or a part of a name (the first output device whose name holds it); None: the
+    system's default."""
+    if spec is None or isinstance(spec, int):
+        return spec
+    devices = output_devices()
+    if spec.strip().isdigit():
+        index = int(spec)
+        if any(d["index"] == index for d in devices):
+            return index
+        raise AudioUnavailable(f"no output device {index} (mg-live --list-devices lists them)")
+    for d in devices:
+        if spec.lower() in d["name"].lower():
+            return d["index"]
+    raise AudioUnavailable(f"no output device matching {spec!r} (mg-live --list-devices lists them)")
 
 
 class AudioUnavailable(RuntimeError):

@@ -3,6 +3,7 @@ performance offline (`--replay`)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import signal
@@ -10,7 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..engine.audio import AudioUnavailable, ClockSink, Recorder, SoundDeviceSink, UnpacedSink
+from ..engine.audio import (AudioUnavailable, ClockSink, JackSink, Recorder, SoundDeviceSink, UnpacedSink,
+                            output_devices)
 from ..engine.cli import Parser, add_model_arguments, add_registry_argument, add_sampling_arguments, positive, sampling_from
 from ..engine.generate import read_audio
 from ..engine.chroma import Melody
@@ -44,7 +46,16 @@ def parse_args(argv):
     parser.add_argument("--log", type=Path, help="event log (JSON Lines) of every applied change")
     parser.add_argument("--codes-out", type=Path, help="save the played codes (batch, codebooks, frames) as .npy")
     parser.add_argument("--session-dir", type=Path, default=Path("."), help="folder for /mg/record files")
-    parser.add_argument("--device", help="sound output device (name or index)")
+    parser.add_argument("--device", help="sound output device: its index or a part of its name (--list-devices)")
+    parser.add_argument("--list-devices", action="store_true", help="list the sound output devices and stop")
+    parser.add_argument("--sample-rate", type=int, help="play at this rate (default: the device's own; the "
+                                                           "model's audio is resampled to it)")
+    parser.add_argument("--channels", type=output_list, help="the device's outputs to play on, e.g. 3,4 "
+                                                               "(default: the first)")
+    parser.add_argument("--jack", action="store_true", help="play as a JACK client (ports mg-live:out_L/out_R)")
+    parser.add_argument("--jack-connect", help="with --jack: input ports to connect to, comma-separated, or a "
+                                               "pattern (a DAW's client name); 'none' connects nothing "
+                                               "(default: the system playback ports)")
     parser.add_argument("--osc-host", default="127.0.0.1", help="address to listen on (0.0.0.0 opens it to the network)")
     parser.add_argument("--osc-port", type=int, default=9000, help="OSC port (0: no OSC)")
     parser.add_argument("--osc-reply", help="HOST:PORT to send telemetry to")
@@ -63,9 +74,27 @@ def parse_args(argv):
             parser.error(f"--{name} must end in .wav or .flac")
     if args.replay and not args.out:
         parser.error("--replay needs --out")
+    if args.jack and (args.device is not None or args.sample_rate or args.channels or args.no_audio):
+        parser.error("--jack plays at the JACK server's rate into the ports --jack-connect names: "
+                     "not with --device, --sample-rate, --channels or --no-audio")
+    if args.jack_connect and not args.jack:
+        parser.error("--jack-connect needs --jack")
+    if args.sample_rate is not None and not 8000 <= args.sample_rate <= 384000:
+        parser.error(f"--sample-rate {args.sample_rate}: a rate is 8000–384000 Hz")
     if not args.replay:  # a replay takes the log's model and dtype unless told otherwise
         args.model, args.dtype = args.model or "tiny", args.dtype or "float32"
     return args
+
+
+def output_list(text: str) -> list[int]:
+    """`--channels 3,4` → [3, 4]: 1-based output numbers, as interfaces print them."""
+    try:
+        outputs = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of output numbers like 3,4") from None
+    if min(outputs) < 1 or len(set(outputs)) != len(outputs):
+        raise argparse.ArgumentTypeError(f"{text!r}: output numbers start at 1, each once")
+    return outputs
 
 
 class StatusLine:
@@ -261,6 +290,8 @@ class Show:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="mg-live: %(message)s", stream=sys.stderr)
+    if args.list_devices:
+        return list_devices()
     if args.replay:
         try:
             return replay(args)
@@ -352,15 +383,41 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def list_devices() -> int:
+    """`--list-devices`: the outputs PortAudio offers (the default marked *), one per line."""
+    try:
+        devices = output_devices()
+    except AudioUnavailable as e:
+        print(f"mg-live: {e}", file=sys.stderr)
+        return 2
+    if not devices:
+        print("mg-live: no sound output devices (mg-live plays on, paced by the clock)", file=sys.stderr)
+    for d in devices:
+        print(f"{'*' if d['default'] else ' '} {d['index']:3d}  {d['name']}  ({d['api']}): "
+              f"{d['outputs']} output(s), {d['rate']} Hz")
+    return 0
+
+
 def open_sink(args, rate: int, channels: int):
-    """(sink, what it is): the sound card, or the wall clock with --no-audio or when there is no sound card
-    (said in one line, unless a --device was asked for: then its absence is the error)."""
+    """(sink, what it is): the sound card (PortAudio, or JACK with --jack), or the wall clock with --no-audio
+    or when there is no sound card (said in one line, unless a --device or --jack was asked for: then its
+    absence is the error)."""
     if args.no_audio:
         return ClockSink(rate, channels, args.buffer_ms), "wall clock (no audio)"
+    if args.channels and channels == 2 and len(args.channels) != 2:
+        raise ValueError(f"--channels {','.join(map(str, args.channels))}: a stereo model plays on two outputs")
     try:
-        return SoundDeviceSink(rate, channels, args.buffer_ms, device=args.device), "sound card"
+        if args.jack:
+            connect = None if args.jack_connect is None else (
+                [] if args.jack_connect.lower() == "none" else args.jack_connect.split(","))
+            sink = JackSink(rate, channels, args.buffer_ms, connect=connect)
+            return sink, f"JACK client {sink.name} at {sink.rate_text}"
+        sink = SoundDeviceSink(rate, channels, args.buffer_ms, device=args.device, device_rate=args.sample_rate,
+                               outputs=args.channels)
+        outputs = f", outputs {','.join(map(str, args.channels))}" if args.channels else ""
+        return sink, f"{sink.name} at {sink.rate_text}{outputs}"
     except AudioUnavailable as e:
-        if args.device is not None:
+        if args.device is not None or args.jack or args.sample_rate or args.channels:
             raise
         print(f"mg-live: {e}: playing on, paced by the clock (--record keeps what plays)", file=sys.stderr)
         return ClockSink(rate, channels, args.buffer_ms), "wall clock (no sound card)"

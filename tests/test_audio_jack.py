@@ -1,13 +1,18 @@
-"""Real paced audio through PortAudio, against a JACK server with its dummy driver (Debian jackd2 +
-libportaudio2; .ci/run installs them). PortAudio is shut down before JACK, or the process aborts at exit."""
+"""Real paced audio through PortAudio and as a JACK client, into a JACK server with its dummy driver at
+the rates rigs run at (Debian jackd2 + libportaudio2; .ci/run installs them). What mg-live plays is
+captured by a JACK client here and compared with an offline resample of its own recording. PortAudio is
+shut down before JACK, or the process aborts at exit."""
 
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
 import pytest
+import soundfile as sf
+import soxr
 
 from mg_live.engine import loading
 from mg_live.engine.audio import SoundDeviceSink
@@ -17,12 +22,18 @@ from mg_live.engine.streaming import StreamingEngine
 pytestmark = pytest.mark.skipif(shutil.which("jackd") is None, reason="jackd (Debian jackd2) not installed")
 
 
-@pytest.fixture(scope="module")
-def jack_server():
-    server = subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", "32000", "-p", "512"],
+@pytest.fixture(scope="module", params=[48000, 44100])
+def jack_server(request):
+    server = subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", str(request.param), "-p", "512"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(2.0)
     assert server.poll() is None, "jackd did not start"
+    server.rate = request.param
+    import sounddevice
+
+    while sounddevice._initialized:  # PortAudio lists devices when it starts: restart it to see this server
+        sounddevice._terminate()
+    sounddevice._initialize()
     yield server
     try:
         import sounddevice
@@ -31,6 +42,92 @@ def jack_server():
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+class Capture:
+    """A JACK client that records whatever output ports it is connected to (two inputs)."""
+
+    def __init__(self):
+        import jack
+
+        self.client = jack.Client("mg-capture", no_start_server=True)
+        self.inputs = [self.client.inports.register(f"in_{i}") for i in (1, 2)]
+        self.blocks = []
+        self.client.set_process_callback(lambda frames: self.blocks.append(
+            np.stack([p.get_array().copy() for p in self.inputs], axis=1)))
+        self.client.activate()
+
+    def follow(self, stop: threading.Event) -> None:
+        """Connect the first output ports of another client (not the server's) as soon as they appear."""
+        while not stop.is_set():
+            ports = [p for p in self.client.get_ports(is_output=True, is_audio=True)
+                     if not p.name.startswith(("system:", "mg-capture:"))]
+            if ports:
+                for port, target in zip(ports[:2], self.inputs):
+                    self.client.connect(port, target)
+                return
+            time.sleep(0.005)
+
+    def audio(self) -> np.ndarray:
+        self.client.deactivate()
+        self.client.close()
+        return np.concatenate(self.blocks)
+
+
+def snr_db(played: np.ndarray, reference: np.ndarray) -> float:
+    """`played` (what the capture heard, silence before) against `reference`, at the best whole-sample
+    offset; the last 50 ms are left out (the resampler's tail is not flushed at the end)."""
+    lag = int(np.argmax(np.correlate(played[: len(reference) + 48000], reference[:4096], "valid")))
+    n = min(len(reference), len(played) - lag) - 2400
+    error = played[lag : lag + n] - reference[:n]
+    snr = 10 * np.log10(np.sum(reference[:n] ** 2) / max(np.sum(error**2), 1e-30))
+    print(f"SNR {snr:.1f} dB over {n} samples")
+    return snr
+
+
+@pytest.mark.parametrize("mode", ["portaudio", "jack"])
+def test_plays_at_the_card_rate(jack_server, mode, tmp_path):
+    """Resampled to the server's rate on the way out, 0 underruns, and what was heard equals an offline
+    soxr resample of mg-live's own recording (≥ 40 dB)."""
+    take = tmp_path / "take.wav"
+    command = [sys.executable, "-m", "mg_live.live.app", "--model", "tiny", "--seconds", "6", "--record", str(take),
+               "--osc-port", "0", "--headless"]
+    command += ["--jack", "--jack-connect", "mg-capture:in_.*"] if mode == "jack" else []
+    capture, stop = Capture(), threading.Event()
+    if mode == "portaudio":  # PortAudio's JACK client connects to the system ports; the capture listens too
+        follower = threading.Thread(target=capture.follow, args=(stop,))
+        follower.start()
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    finally:
+        stop.set()
+        played = capture.audio()
+    assert result.returncode == 0, result.stderr
+    assert f"at {jack_server.rate} Hz (resampled from 32000 Hz)" in result.stderr, result.stderr
+    summary = result.stderr.strip().splitlines()[-1]
+    assert "played 6.00 s" in summary and "underruns 0" in summary, summary
+    recorded, rate = sf.read(str(take), dtype="float32")
+    reference = soxr.resample(recorded, rate, jack_server.rate, quality="HQ")
+    heard = [0, 1] if mode == "jack" else [0]  # --jack: a mono model feeds out_L and out_R
+    for channel in heard:
+        assert snr_db(played[:, channel], reference) >= 40
+
+
+def test_lists_and_picks_devices(jack_server, tmp_path):
+    listing = subprocess.run([sys.executable, "-m", "mg_live.live.app", "--list-devices"], capture_output=True,
+                             text=True, timeout=60)
+    assert listing.returncode == 0, listing.stderr
+    line = next(line for line in listing.stdout.splitlines() if "JACK" in line)
+    assert f"{jack_server.rate} Hz" in line and "2 output(s)" in line
+    index = line.split()[1] if line.startswith("*") else line.split()[0]
+    for device in (index, "SYST"):  # an index, or a part of a name in any case
+        result = subprocess.run([sys.executable, "-m", "mg_live.live.app", "--seconds", "1", "--osc-port", "0",
+                                 "--headless", "--device", device], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0 and "system at" in result.stderr, result.stderr
+    result = subprocess.run([sys.executable, "-m", "mg_live.live.app", "--seconds", "1", "--osc-port", "0",
+                             "--headless", "--device", "no such card"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "mg-live: no output device matching 'no such card' (mg-live --list-devices lists them)"
 
 
 def test_twenty_seconds_without_underrun(jack_server):
