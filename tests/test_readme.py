@@ -44,7 +44,7 @@ def test_first_command_runs_on_a_machine_without_a_sound_card(tmp_path):
     result = subprocess.run([sys.executable, "-m", "mg_live.live.app", *command[1:]], cwd=tmp_path,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    notices = [line for line in result.stderr.splitlines() if "no sound" in line]
+    notices = [line for line in result.stderr.splitlines() if "found no sound" in line]
     assert notices == ["mg-live: found no sound output device: playing on, paced by the clock "
                        "(--record keeps what plays)"], result.stderr
     assert "wall clock (no sound card)" in result.stderr
