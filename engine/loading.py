@@ -59,6 +59,14 @@ class Loaded:
     dtype: str
     quantize: int | None
 
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
+
+    @property
+    def channels(self) -> int:
+        return self.config.audio_channels
+
 
 def resolve(name: str) -> Path:
     """A model name → local folder: `tiny`/`tiny-stereo`, an existing folder, or a hub id (downloaded once)."""
@@ -75,7 +83,9 @@ def resolve(name: str) -> Path:
 
 
 def _download(repo_id: str) -> Path:
+    """Into huggingface_hub's cache, once, with its progress bars; from the cache alone when offline."""
     from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
 
     common = ["config.json", "generation_config.json", "preprocessor_config.json", "tokenizer*", "spiece.model",
               "special_tokens_map.json"]
@@ -83,7 +93,13 @@ def _download(repo_id: str) -> Path:
         folder = Path(snapshot_download(repo_id, allow_patterns=common + ["model*.safetensors*"]))
         if not any(folder.glob("model*.safetensors")):  # medium/large may ship only .bin on main
             folder = Path(snapshot_download(repo_id, allow_patterns=common + ["pytorch_model*.bin*"]))
-    except Exception as e:  # noqa: BLE001 - network, auth and not-found errors all end the same way
+    except LocalEntryNotFoundError:  # offline (no network, or HF_HUB_OFFLINE=1) and not downloaded before
+        raise CheckpointError(f"{repo_id}: not in the Hugging Face cache, and the hub cannot be reached; download "
+                              "it where there is a network (or copy its folder here) and pass --model FOLDER") from None
+    except RepositoryNotFoundError:
+        raise CheckpointError(f"{repo_id}: no such model on the Hugging Face hub (or it needs a login: "
+                              "huggingface-cli login)") from None
+    except Exception as e:  # noqa: BLE001 - network, auth and disk errors all end the same way
         raise CheckpointError(f"{repo_id}: could not download ({type(e).__name__}: {str(e).splitlines()[0]}); "
                               "pass a local folder or `tiny`") from None
     return folder

@@ -308,7 +308,8 @@ class StreamingEngine:
         self.buffer = AdaptiveBuffer(sink, chunk_frames * self.hop, enabled=adaptive)
         self.steering = Steering(self)
         self.stop_event = threading.Event()
-        self._underruns_seen = 0
+        self._held = None  # audio made beyond the end of a run, played first by the next one
+        self._started = self._closed = False  # the sink (a sound card's stream) starts once, with the first run
         self.log = None
         if log_path:
             self.log = EventLog(log_path, {
@@ -357,14 +358,22 @@ class StreamingEngine:
 
     # --- the frame loop -----------------------------------------------------------------------------
 
-    def run(self, seconds: float | None = None, on_chunk=None) -> None:
-        """Play until `seconds` of audio have been written (None: until stop()), then drain the sink."""
+    def run(self, seconds: float | None = None, on_chunk=None, keep_open: bool = False) -> None:
+        """Play until `seconds` of audio have been written in all (None: until stop()), then drain the sink
+        and close, or with `keep_open` stay ready for another `run` that goes on from there."""
         target = None if seconds is None else round(seconds * self.sink.sample_rate)
         pending = None  # the chunk in flight: computed while the previous one is read back and written
         gc.collect()
         gc.freeze()  # what start-up made is never collected again: collections stay short while playing
-        self.sink.start()
+        if not self._started:
+            self.sink.start()
+            self._started = True
+        elif self.sink.ring.ended and not self.paused:  # drained by the run before: play again when primed
+            self.sink.set_paused(False)
         try:
+            if self._held is not None:  # what the run before made beyond its end comes first
+                held, self._held = self._held, None
+                self._emit(held, None, target)
             while not self.stop_event.is_set():
                 queued = self.metrics.samples + (pending[0].shape[0] if pending is not None else 0)
                 if target is not None and queued >= target:
@@ -391,7 +400,10 @@ class StreamingEngine:
             if self.sink.paced:
                 self.sink.drain(self.stop_event)
                 self.steering.resolve_probes(self.sink.played)
-        finally:
+        except BaseException:
+            self.close()
+            raise
+        if not keep_open:
             self.close()
 
     def _make_chunk(self) -> mx.array:
@@ -413,12 +425,12 @@ class StreamingEngine:
         for _ in range(8):
             mx.eval(scratch(codes))
 
-    def _emit(self, audio: mx.array, codes: mx.array, target: int | None) -> None:
+    def _emit(self, audio, codes: mx.array | None, target: int | None) -> None:
         audio = np.array(audio)
-        if target is not None:
-            audio = audio[: target - self.metrics.samples]
-        if self.codes_path:
+        if codes is not None and self.codes_path:
             self._codes.append(np.array(codes))
+        if target is not None and len(audio) > target - self.metrics.samples:  # the rest opens the next run
+            audio, self._held = audio[: target - self.metrics.samples], audio[target - self.metrics.samples :]
         self.sink.write(audio)
         for name, recorder in list(self.recorders.items()):
             try:
@@ -452,7 +464,11 @@ class StreamingEngine:
         self.stop_event.set()
 
     def close(self) -> None:
-        """Everything written and closed, each part on its own: one failing loses nothing of the others."""
+        """Everything written and closed, each part on its own: one failing loses nothing of the others.
+        Once: later calls do nothing."""
+        if self._closed:
+            return
+        self._closed = True
         self.sink.close()
         self.preparer.close()
         for recorder in self.recorders.values():

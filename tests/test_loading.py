@@ -180,3 +180,24 @@ def test_hub_sized_model_builds_and_steps(stereo):
     assert cache[0].shape == (2, 4, 16, 8, 64)
     audio = model.audio_encoder.decode(mx.zeros((1, 4, 2), mx.int32))
     assert audio.shape == (1, 2 * 640)
+
+
+def test_hub_id_from_the_cache_offline(tmp_path):
+    """A hub id already in huggingface_hub's cache loads with no network; one that is not ends in one line
+    that says what to do."""
+    snapshot = tmp_path / "hub" / "models--facebook--musicgen-small" / "snapshots" / ("0" * 40)
+    shutil.copytree(MONO, snapshot, ignore=shutil.ignore_patterns("reference.npz"))
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("0" * 40)
+    env = os.environ | {"HF_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    code = "from mg_live.engine import loading; print(loading.resolve('facebook/musicgen-small'))"
+    found = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.strip() == str(snapshot)
+    missing = subprocess.run([sys.executable, "-m", "mg_live.engine.generate", "--model", "facebook/musicgen-medium",
+                              "--prompt", "x", "--out", str(tmp_path / "x.wav")],
+                             env=env, capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == ("mg-generate: facebook/musicgen-medium: not in the Hugging Face cache, and the "
+                                      "hub cannot be reached; download it where there is a network (or copy its "
+                                      "folder here) and pass --model FOLDER")
