@@ -36,12 +36,11 @@ def jack_server(request):
     sounddevice._initialize()
     yield server
     try:
-        import sounddevice
-
         sounddevice._terminate()
     finally:
         server.terminate()
         server.wait(timeout=10)
+        sounddevice._initialize()  # as the other tests find it: started, without this server
 
 
 class Capture:
