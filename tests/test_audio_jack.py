@@ -84,16 +84,17 @@ def snr_db(played: np.ndarray, reference: np.ndarray) -> float:
     return snr
 
 
-@pytest.mark.parametrize("mode", ["portaudio", "jack"])
+@pytest.mark.parametrize("mode", ["portaudio", "portaudio output 2", "jack"])
 def test_plays_at_the_card_rate(jack_server, mode, tmp_path):
     """Resampled to the server's rate on the way out, 0 underruns, and what was heard equals an offline
-    soxr resample of mg-live's own recording (≥ 40 dB)."""
+    soxr resample of mg-live's own recording (≥ 40 dB), on the outputs asked for."""
     take = tmp_path / "take.wav"
     command = [sys.executable, "-m", "mg_live.live.app", "--model", "tiny", "--seconds", "6", "--record", str(take),
                "--osc-port", "0", "--headless"]
-    command += ["--jack", "--jack-connect", "mg-capture:in_.*"] if mode == "jack" else []
+    command += {"jack": ["--jack", "--jack-connect", "mg-capture:in_.*"], "portaudio output 2": ["--channels", "2"],
+                "portaudio": []}[mode]
     capture, stop = Capture(), threading.Event()
-    if mode == "portaudio":  # PortAudio's JACK client connects to the system ports; the capture listens too
+    if mode != "jack":  # PortAudio's JACK client connects to the system ports; the capture listens too
         follower = threading.Thread(target=capture.follow, args=(stop,))
         follower.start()
     try:
@@ -107,9 +108,11 @@ def test_plays_at_the_card_rate(jack_server, mode, tmp_path):
     assert "played 6.00 s" in summary and "underruns 0" in summary, summary
     recorded, rate = sf.read(str(take), dtype="float32")
     reference = soxr.resample(recorded, rate, jack_server.rate, quality="HQ")
-    heard = [0, 1] if mode == "jack" else [0]  # --jack: a mono model feeds out_L and out_R
+    heard = {"jack": [0, 1], "portaudio": [0], "portaudio output 2": [1]}[mode]  # --jack: mono feeds L and R
     for channel in heard:
         assert snr_db(played[:, channel], reference) >= 40
+    if mode == "portaudio output 2":
+        assert not played[:, 0].any()  # output 1 stays silent
 
 
 def test_lists_and_picks_devices(jack_server, tmp_path):
@@ -127,6 +130,11 @@ def test_lists_and_picks_devices(jack_server, tmp_path):
                              "--headless", "--device", "no such card"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip() == "mg-live: no output device matching 'no such card' (mg-live --list-devices lists them)"
+    for asked, refusal in ((["--sample-rate", "22050"], "system: cannot play at 22050 Hz on 1 output(s)"),
+                           (["--channels", "3"], "system has 2 output(s), not 3")):
+        result = subprocess.run([sys.executable, "-m", "mg_live.live.app", "--seconds", "1", "--osc-port", "0",
+                                 "--headless", *asked], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2 and result.stderr.startswith(f"mg-live: {refusal}"), result.stderr
 
 
 def test_twenty_seconds_without_underrun(jack_server):
