@@ -414,17 +414,26 @@ class AudioUnavailable(RuntimeError):
 
 class Recorder:
     """WAV/FLAC written as it plays; the header is brought up to date every `sync_seconds`, so the file
-    stays readable if the process is killed."""
+    stays readable if the process is killed. `file_rate`: write at another rate than the model's (soxr,
+    streaming; the resampler's tail is written on close)."""
 
-    def __init__(self, path: Path, sample_rate: int, channels: int, sync_seconds: float = 1.0):
+    def __init__(self, path: Path, sample_rate: int, channels: int, sync_seconds: float = 1.0,
+                 file_rate: int | None = None):
         import soundfile as sf
 
         subtype = "PCM_24" if path.suffix.lower() == ".flac" else "FLOAT"
-        self.path = path
-        self.file = sf.SoundFile(str(path), "w", samplerate=sample_rate, channels=channels, subtype=subtype)
-        self.sync_every, self.since_sync = int(sample_rate * sync_seconds), 0
+        file_rate = file_rate or sample_rate
+        self.path, self.resampler = path, None
+        if file_rate != sample_rate:
+            import soxr
+
+            self.resampler = soxr.ResampleStream(sample_rate, file_rate, channels, dtype="float32", quality="HQ")
+        self.file = sf.SoundFile(str(path), "w", samplerate=file_rate, channels=channels, subtype=subtype)
+        self.sync_every, self.since_sync = int(file_rate * sync_seconds), 0
 
     def write(self, audio: np.ndarray) -> None:
+        if self.resampler is not None:
+            audio = self.resampler.resample_chunk(audio)
         self.file.write(audio)
         self.since_sync += len(audio)
         if self.since_sync >= self.sync_every:
@@ -432,4 +441,7 @@ class Recorder:
             self.since_sync = 0
 
     def close(self) -> None:
+        if self.resampler is not None:
+            self.file.write(self.resampler.resample_chunk(np.zeros((0, self.file.channels), np.float32), last=True))
+            self.resampler = None
         self.file.close()

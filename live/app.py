@@ -43,6 +43,8 @@ def parse_args(argv):
                         help="frames (20 ms each) decoded to audio per codec call: 1 answers controls soonest; "
                              "4 spends a third as much time in the codec per frame, for up to 60 ms more latency")
     parser.add_argument("--record", type=Path, help="record to this .wav/.flac as it plays")
+    parser.add_argument("--record-rate", type=int, help="write --record at this rate (default: the model's, "
+                                                          "e.g. 32000; 48000 for a DAW session)")
     parser.add_argument("--log", type=Path, help="event log (JSON Lines) of every applied change")
     parser.add_argument("--codes-out", type=Path, help="save the played codes (batch, codebooks, frames) as .npy")
     parser.add_argument("--session-dir", type=Path, default=Path("."), help="folder for /mg/record files")
@@ -79,8 +81,10 @@ def parse_args(argv):
                      "not with --device, --sample-rate, --channels or --no-audio")
     if args.jack_connect and not args.jack:
         parser.error("--jack-connect needs --jack")
-    if args.sample_rate is not None and not 8000 <= args.sample_rate <= 384000:
-        parser.error(f"--sample-rate {args.sample_rate}: a rate is 8000–384000 Hz")
+    for name in ("sample_rate", "record_rate"):
+        rate = getattr(args, name)
+        if rate is not None and not 8000 <= rate <= 384000:
+            parser.error(f"--{name.replace('_', '-')} {rate}: a rate is 8000–384000 Hz")
     if not args.replay:  # a replay takes the log's model and dtype unless told otherwise
         args.model, args.dtype = args.model or "tiny", args.dtype or "float32"
     return args
@@ -331,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     header |= {"melody": str(args.melody.resolve())} if args.melody else {}
 
     def build_engine() -> StreamingEngine:
-        recorder = Recorder(args.record, rate, channels) if args.record else None
+        recorder = Recorder(args.record, rate, channels, file_rate=args.record_rate) if args.record else None
         return StreamingEngine(loaded, args.prompt, sampling_from(args), sink, seed=args.seed,
                                window_seconds=args.window, recorder=recorder, log_path=args.log,
                                chunk_frames=args.chunk_frames,

@@ -75,3 +75,20 @@ def test_quantized_logits_error(tmp_path, bits, bound):
     assert relative_rms(teacher_logits(converted), reference) <= bound
     assert relative_rms(teacher_logits(loading.load("tiny", quantize=bits)), reference) <= bound
     assert relative_rms(teacher_logits(loading.load("tiny", quantize=bits)), reference) > 0  # really quantized
+
+
+def test_live_recording_at_another_rate(tmp_path):
+    """`mg-live --record-rate 48000` writes what plays resampled (soxr, streaming, the tail flushed at the
+    end): the same as an offline soxr resample of the model-rate recording of the same performance."""
+    import soxr
+
+    takes = {}
+    for rate in (None, 48000):
+        out = tmp_path / f"take-{rate}.wav"
+        run("mg_live.live.app", "--model", "tiny", "--no-audio", "--headless", "--osc-port", 0, "--seconds", 2,
+            "--record", out, *(["--record-rate", rate] if rate else []))
+        takes[rate] = sf.read(out, dtype="float32")
+    (model_rate, rate32), (resampled, rate48) = takes[None], takes[48000]
+    assert (rate32, rate48) == (32000, 48000) and len(resampled) == 3 * 32000
+    expected = soxr.resample(model_rate, 32000, 48000, quality="HQ")
+    assert snr_db(resampled, expected) >= 60
