@@ -61,6 +61,8 @@ def parse_args(argv):
     parser.add_argument("--osc-host", default="127.0.0.1", help="address to listen on (0.0.0.0 opens it to the network)")
     parser.add_argument("--osc-port", type=int, default=9000, help="OSC port (0: no OSC)")
     parser.add_argument("--osc-reply", help="HOST:PORT to send telemetry to")
+    parser.add_argument("--oscquery-port", type=int, default=9001,
+                        help="OSCQuery (HTTP, advertised over mDNS) for clients that discover parameters; 0: off")
     parser.add_argument("--midi-in", help="MIDI input port (a part of its name); with --midi-map alone, the map's port")
     parser.add_argument("--midi-map", type=Path, help="MIDI map (TOML): CC → parameter, notes → prompts/transport")
     parser.add_argument("--headless", action="store_true", help="plain status lines instead of the console")
@@ -226,6 +228,8 @@ def check(args) -> str | None:
         return f"--session-dir {args.session_dir}: cannot make that folder ({e.strerror})"
     if not 0 <= args.osc_port <= 65535:
         return f"--osc-port {args.osc_port}: a port is 0–65535 (0: no OSC)"
+    if not 0 <= args.oscquery_port <= 65535:
+        return f"--oscquery-port {args.oscquery_port}: a port is 0–65535 (0: no OSCQuery)"
     if args.osc_reply:
         from .osc import reply_address
 
@@ -246,7 +250,7 @@ class Show:
 
     def __init__(self, args, registry: Registry):
         self.args, self.registry, self.controls = args, registry, Controls(None, registry, args.session_dir)
-        self.osc = self.midi = self.telemetry = None
+        self.osc = self.midi = self.telemetry = self.oscquery = None
         if args.osc_port:
             from .osc import OscServer
 
@@ -255,6 +259,15 @@ class Show:
             except (OSError, OverflowError) as e:
                 raise SystemExit(f"mg-live: cannot listen for OSC on {args.osc_host}:{args.osc_port} "
                                  f"({getattr(e, 'strerror', None) or e}); pick another --osc-port, or 0 for none")
+        if self.osc and args.oscquery_port:  # discovery of the OSC server's parameters
+            from .oscquery import OscQueryServer
+
+            try:
+                self.oscquery = OscQueryServer(self._settings, args.osc_host, args.oscquery_port, self.osc.address[1])
+            except OSError as e:
+                self.close()
+                raise SystemExit(f"mg-live: cannot serve OSCQuery on {args.osc_host}:{args.oscquery_port} "
+                                 f"({e.strerror or e}); pick another --oscquery-port, or 0 for none")
         if args.midi_in is not None or args.midi_map:
             from .midi import MidiInput, MidiMap, MidiRouter
 
@@ -265,12 +278,15 @@ class Show:
                 raise SystemExit(f"mg-live: {e}")
             self.midi = MidiInput(MidiRouter(mapping, registry, self._deliver("midi")), args.midi_in or "")
 
+    def _settings(self) -> dict:
+        return self.controls.engine.settings() if self.controls.engine else {}
+
     def _deliver(self, source: str):
         return lambda name, value: self.controls(name, value, source)
 
     def start(self, engine: StreamingEngine) -> None:
         self.controls.engine = engine
-        workers = [self.osc, self.midi]
+        workers = [self.osc, self.midi, self.oscquery]
         if self.args.osc_reply:
             from .osc import Telemetry
 
@@ -286,7 +302,7 @@ class Show:
                 self.controls("slot_prompt", [n, text], "midi")
 
     def close(self) -> None:
-        for worker in (self.osc, self.midi, self.telemetry):
+        for worker in (self.osc, self.midi, self.telemetry, self.oscquery):
             if worker is not None:
                 worker.close()
 
@@ -367,7 +383,9 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGINT, lambda *_: engine.stop())
             signal.signal(signal.SIGTERM, lambda *_: engine.stop())
             print(f"mg-live: {args.model} ({loaded.dtype}) at {rate} Hz, {channels} channel(s), {where}, "
-                  + (f"OSC on {args.osc_host}:{show.osc.address[1]}" if show.osc else "no OSC") + "; Ctrl-C stops",
+                  + (f"OSC on {args.osc_host}:{show.osc.address[1]}" if show.osc else "no OSC")
+                  + (f", OSCQuery on http://{args.osc_host}:{show.oscquery.address[1]}" if show.oscquery else "")
+                  + "; Ctrl-C stops",
                   file=sys.stderr)
             engine.run(args.seconds, on_chunk=status)
     finally:
