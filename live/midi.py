@@ -70,8 +70,8 @@ class MidiMap:
             slots = {int(n): str(t) for n, t in raw.get("slots", {}).items()}
             mapping = cls(raw.get("name", ""), raw.get("port", ""), cc, notes,
                           None if melody is None else melody - 1 if melody else -1, slots)
-        except (OSError, tomllib.TOMLDecodeError, TypeError, ValueError) as e:
-            raise ValueError(f"{path}: not a MIDI map ({e})") from None
+        except (OSError, tomllib.TOMLDecodeError, TypeError, ValueError, AttributeError) as e:
+            raise ValueError(f"{path}: not a MIDI map ({e})") from None  # AttributeError: a table where a list of them goes
         for binding in [*mapping.cc, *mapping.notes]:
             if binding.param not in BY_NAME:
                 raise ValueError(f"{path}: unknown parameter {binding.param!r}")
