@@ -24,7 +24,7 @@ from .chroma import Melody
 from .generation import codes_from_audio, decode_audio, generate_codes
 from .loading import Loaded
 from .loading import load as _load
-from .params import BY_NAME, MAX_TEXT, SAMPLING_FIELDS
+from .params import BY_NAME, MAX_TEXT, SAMPLING_FIELDS, SLOTS
 from .prepare import mlx_thread
 from .sampling import SamplingParams
 from .streaming import StreamingEngine
@@ -108,15 +108,14 @@ class Stream:
         self.engine: StreamingEngine | None = None
         self._thread: threading.Thread | None = None
         self._changes = []  # made before the engine was built (it is built in the thread that plays)
-        self.sample_rate, self.channels = rate, channels
 
     def set(self, name: str, value=None, slot: int | None = None) -> None:
         """Change a parameter (thread-safe); it takes effect at the next frame, or when prepared (prompts).
         Slots: `set("slot_prompt", "strings", slot=2)`, `set("slot_weight", 0.5, slot=2)`."""
         value = check(name, value)
         if name.startswith("slot_"):
-            if slot is None or not 1 <= slot <= 8:
-                raise ValueError(f"{name} needs slot=1..8")
+            if slot is None or not 1 <= slot <= SLOTS:
+                raise ValueError(f"{name} needs slot=1..{SLOTS}")
             value = (slot, value)
         change = (name, value, "api", BY_NAME[name].smoothing)
         if self.engine is None:

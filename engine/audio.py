@@ -257,6 +257,23 @@ class CardSink(Sink):
         self.device_rate = device_rate
         self.resampler = Resampler(self.ring, sample_rate, device_rate)
         self.status_errors = 0  # the card's own underflows (PortAudio reports them)
+        self.scratch = np.zeros((0, channels), np.float32)
+
+    def reserve(self, frames: int) -> None:
+        """Room for a block of `frames`, made before the card asks (its callback then never allocates)."""
+        if len(self.scratch) < frames:
+            self.scratch = np.zeros((frames, self.channels), np.float32)
+
+    def pull(self, frames: int) -> np.ndarray:
+        """The next `frames` samples at the card's rate, [frames, channels] (a view of a reused buffer)."""
+        self.reserve(frames)
+        block = self.scratch[:frames]
+        self.resampler.read_into(block)
+        return block
+
+    def source(self, output: int) -> int:
+        """The model channel that the `output`-th chosen output plays (a mono model: on every one)."""
+        return min(output, self.channels - 1)
 
     @property
     def played(self) -> int:
@@ -292,10 +309,10 @@ class SoundDeviceSink(CardSink):
         self.name = info["name"]
         super().__init__(sample_rate, channels, buffer_ms, int(device_rate or info["default_samplerate"]))
         self.block, self.outputs = blocksize, outputs
+        self.reserve(blocksize)
         width = max(outputs) if outputs else channels
         if width > info["max_output_channels"]:
             raise AudioUnavailable(f"{self.name} has {info['max_output_channels']} output(s), not {width}")
-        self.scratch = np.zeros((blocksize, channels), np.float32)
         try:
             self.stream = sd.OutputStream(samplerate=self.device_rate, channels=width, dtype="float32",
                                           blocksize=blocksize, device=device, callback=self._callback)
@@ -309,12 +326,10 @@ class SoundDeviceSink(CardSink):
         if self.outputs is None:
             self.resampler.read_into(outdata)
             return
-        if len(self.scratch) != frames:
-            self.scratch = np.zeros((frames, self.channels), np.float32)
-        self.resampler.read_into(self.scratch)
+        block = self.pull(frames)
         outdata[:] = 0
-        for i, output in enumerate(self.outputs):  # a mono model plays on every chosen output
-            outdata[:, output - 1] = self.scratch[:, min(i, self.channels - 1)]
+        for i, output in enumerate(self.outputs):
+            outdata[:, output - 1] = block[:, self.source(i)]
 
     def start(self) -> None:
         self.stream.start()
@@ -342,19 +357,19 @@ class JackSink(CardSink):
         super().__init__(sample_rate, channels, buffer_ms, self.client.samplerate)
         self.name, self.connect = self.client.name, connect
         self.block = self.client.blocksize
-        self.scratch = np.zeros((self.block, channels), np.float32)
+        self.reserve(self.block)
         self.ports = [self.client.outports.register(f"out_{side}") for side in "LR"]
         self.client.set_blocksize_callback(self._blocksize)
         self.client.set_process_callback(self._process)
 
     def _blocksize(self, frames: int) -> None:
-        self.block, self.scratch = frames, np.zeros((frames, self.channels), np.float32)
+        self.block = frames
+        self.reserve(frames)
 
     def _process(self, frames: int) -> None:
-        scratch = self.scratch[:frames]
-        self.resampler.read_into(scratch)
+        block = self.pull(frames)
         for i, port in enumerate(self.ports):
-            port.get_array()[:] = scratch[:, min(i, self.channels - 1)]
+            port.get_array()[:] = block[:, self.source(i)]
 
     def start(self) -> None:
         self.client.activate()
