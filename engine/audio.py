@@ -85,9 +85,13 @@ class Sink:
 
     paced = True
     block = 512
+    output_latency = 0.0  # seconds from handing a block to the card to hearing it
 
     def __init__(self, sample_rate: int, channels: int, buffer_ms: float):
         self.sample_rate, self.channels = sample_rate, channels
+        # (model-rate samples played, perf_counter time) as the consumer last took a block: the sample
+        # `played` is heard `output_latency` after that time. None until the consumer first runs.
+        self.clock: tuple[int, float] | None = None
         self.ceiling = self.target = max(1, int(sample_rate * buffer_ms / 1000))
         # room for one second of overshoot beyond the target; playback starts once the buffer is primed
         self.ring = RingBuffer(self.ceiling + sample_rate, channels, start_fill=self.ceiling)
@@ -198,6 +202,7 @@ class ClockSink(Sink):
         while not self._stop.is_set():
             due += period
             time.sleep(max(0.0, due - time.perf_counter()))
+            self.clock = (self.ring.read, time.perf_counter())
             self.ring.read_into(out)
 
     def close(self) -> None:
@@ -268,6 +273,7 @@ class CardSink(Sink):
         """The next `frames` samples at the card's rate, [frames, channels] (a view of a reused buffer)."""
         self.reserve(frames)
         block = self.scratch[:frames]
+        self.clock = (self.played, time.perf_counter())
         self.resampler.read_into(block)
         return block
 
@@ -319,11 +325,13 @@ class SoundDeviceSink(CardSink):
         except Exception as e:  # noqa: BLE001
             raise AudioUnavailable(f"{self.name}: cannot play at {self.device_rate} Hz on {width} output(s) "
                                    f"({str(e).splitlines()[0]})") from None
+        self.output_latency = float(self.stream.latency)  # PortAudio's estimate for the device
 
     def _callback(self, outdata, frames, time_info, status) -> None:
         if status.output_underflow:
             self.status_errors += 1
         if self.outputs is None:
+            self.clock = (self.played, time.perf_counter())
             self.resampler.read_into(outdata)
             return
         block = self.pull(frames)
@@ -357,6 +365,7 @@ class JackSink(CardSink):
         super().__init__(sample_rate, channels, buffer_ms, self.client.samplerate)
         self.name, self.connect = self.client.name, connect
         self.block = self.client.blocksize
+        self.output_latency = self.block / self.device_rate  # the period being played while this one is filled
         self.reserve(self.block)
         self.ports = [self.client.outports.register(f"out_{side}") for side in "LR"]
         self.client.set_blocksize_callback(self._blocksize)

@@ -70,12 +70,14 @@ class Melody:
     each context's chroma from the 30 s of the recording that start at the context's time offset, looping
     the recording; within one context it takes the whole recording's. A fixed chroma (a chord held on a
     keyboard, or one given directly) is the same for every context. `start_frame` is the global frame the
-    recording's start is aligned with (the first context that follows it).
+    recording's start is aligned with (the first context that follows it). `source`: what it was made from
+    (a recording's path, or the pitch classes held), as scenes keep it.
     """
 
     def __init__(self, audio: np.ndarray | None = None, chroma: np.ndarray | None = None, start_frame: int = 0,
-                 extended: bool = True, frames_per_second: int = 50, seconds: float = 30.0):
+                 extended: bool = True, frames_per_second: int = 50, seconds: float = 30.0, source=None):
         self.audio, self.chroma, self.start_frame, self.extended = audio, chroma, start_frame, extended
+        self.source = source
         self.hop = SAMPLE_RATE // frames_per_second
         self.segment = int(seconds * SAMPLE_RATE)
 

@@ -29,7 +29,8 @@ def registry_type(name: str):
         try:
             return param.check(text)
         except ValueError as e:
-            raise argparse.ArgumentTypeError(str(e) if "between" in str(e) else f"{name} takes a number, got {text!r}")
+            raise argparse.ArgumentTypeError(str(e) if "between" in str(e) or param.choices
+                                             else f"{name} takes a number, got {text!r}")
 
     parse.__name__ = param.kind  # how argparse names the type in its messages
     return parse
@@ -37,9 +38,11 @@ def registry_type(name: str):
 
 def add_registry_argument(parser: argparse.ArgumentParser, name: str, help_text: str | None = None) -> None:
     param = BY_NAME[name]
+    default = param.default if param.choices else f"{param.default:g}"
+    metavar = ("{" + ",".join(c.replace(" ", "") for c in param.choices) + "}" if param.choices
+               else param.range_text.split()[0] if param.range_text else None)
     parser.add_argument("--" + name.replace("_", "-"), type=registry_type(name), default=param.default,
-                        metavar=param.range_text.split()[0] if param.range_text else None,
-                        help=f"{help_text or param.doc} (default {param.default:g})")
+                        metavar=metavar, help=f"{help_text or param.doc} (default {default})")
 
 
 def positive(kind=float, allow_zero: bool = False):

@@ -93,6 +93,11 @@ class Blend:
 
     slots: tuple[tuple[int, str, float], ...]  # (slot, text, weight), by slot
     negative: str = ""
+    tempo: float = 0.0  # appended to every text (", 124 bpm") when set
+
+    def text(self, text: str) -> str:
+        """What T5 reads for a slot's text."""
+        return f"{text}, {self.tempo:g} bpm" if text and self.tempo else text
 
     @classmethod
     def of(cls, prompt: str) -> "Blend":
@@ -189,7 +194,7 @@ class Conditioner:
 
     def compose(self, blend: Blend) -> Composition:
         """A blend → its composition (T5 for texts not seen before, then the cross-attention projections)."""
-        parts = [(weight, self.encode(text)) for _, text, weight in blend.slots if text] or [(1.0, self.encode(""))]
+        parts = [(weight, self.encode(blend.text(text))) for _, text, weight in blend.slots if text] or [(1.0, self.encode(""))]
         condition = mix(parts)
         negative = self.encode(blend.negative) if blend.negative else None
         if self.melody_model:  # the exact text: positions follow it, as in the reference

@@ -186,11 +186,12 @@ class FrameGenerator:
         for context in self.contexts:
             key, context.key = mx.random.split(key)
 
-    def restart(self, new_prefix: bool = False) -> None:
+    def restart(self, new_prefix: bool = False, at: int | None = None) -> None:
         """Start over: a new context from nothing takes over as soon as it is built (a reset), or, with
         `new_prefix`, one that keeps the window but reads a new prefix (a melody model's new melody or
-        text). The frames before it play out from the current context: the stream never breaks."""
-        self._request = (0 if not new_prefix else None,)
+        text). The frames before it play out from the current context: the stream never breaks. `at`: the
+        frame it takes over at (a quantized change; at the latest when the current context is full)."""
+        self._request = (0 if not new_prefix else None, at)
 
     # --- the stream ---------------------------------------------------------------------------------
 
@@ -232,21 +233,45 @@ class FrameGenerator:
         limit = live.frames_before + self.horizon  # live holds no frame from here on
         width = request[0] if request is not None and request[0] is not None else None
         if width is None:
-            width = min(self.window_frames, self.horizon - min(MIN_NEW_FRAMES, self.horizon // 2))
-        prefix = 0 if self.prefixes is None else self.contexts[0].prefix_len  # the same text length, as a guess
-        fixed = MARGIN_STEPS + (0 if self.prefixes is None else PREFIX_LEAD)
-        lead = lambda w: -(-(prefix + w + 1) // (self.catch_up - 1)) + fixed
+            width = self._window_width()
+        lead = self._lead
         if request is None:
             if self.total_frames is not None and limit >= self.total_frames:
                 return None
             if limit - after > lead(width):
                 return None
             owns_from = limit
+        elif request[1] is not None:  # at a frame: started when there is just time to build it
+            if request[1] - after > lead(width):
+                return None
+            owns_from = min(max(request[1], after + lead(0)), limit)
         else:
             owns_from = min(after + lead(width), limit)
+        fixed = self._fixed_lead
+        prefix = self._prefix_guess
         fits = (owns_from - after - fixed) * (self.catch_up - 1) - prefix - 1  # the width `owns_from - after` allows
         width = max(0, min(width, fits, owns_from - self.first_frame))
         return owns_from, width
+
+    def _window_width(self) -> int:
+        return min(self.window_frames, self.horizon - min(MIN_NEW_FRAMES, self.horizon // 2))
+
+    @property
+    def _prefix_guess(self) -> int:
+        return 0 if self.prefixes is None else self.contexts[0].prefix_len  # the same text length, as a guess
+
+    @property
+    def _fixed_lead(self) -> int:
+        return MARGIN_STEPS + (0 if self.prefixes is None else PREFIX_LEAD)
+
+    def _lead(self, width: int) -> int:
+        """Steps from starting a context of `width` prompt frames to its first sample."""
+        return -(-(self._prefix_guess + width + 1) // (self.catch_up - 1)) + self._fixed_lead
+
+    def lead_steps(self) -> int:
+        """Steps a new context keeping the window takes to build (a change that needs one is asked for that
+        much before the frame it must own)."""
+        return self._lead(self._window_width())
 
     def _grow(self) -> None:
         """Start the next context when it is due (a re-prime, a reset, a new prefix)."""

@@ -35,6 +35,7 @@ from .metrics import EventLog, Metrics
 from .params import BY_NAME, SAMPLING_FIELDS
 from .prepare import Preparer
 from .sampling import SamplingParams
+from .tempo import GRIDS, Timeline
 
 log = logging.getLogger("mg-live")
 
@@ -45,6 +46,11 @@ class Change:
     source: str = "api"
     glide: float = 0.0  # seconds a sampling parameter takes to reach the value
     arrived: float = field(default_factory=time.perf_counter)
+    # logged with it and given back by a replay: "downbeat" (the frame a quantized change lands on), "bpm"
+    extra: dict = field(default_factory=dict)
+
+
+REPLAYED = ("downbeat", "bpm")  # a log record's keys that a replayed change takes along
 
 
 class Steering:
@@ -53,7 +59,9 @@ class Steering:
     A change whose work can take longer than a frame (a prompt through T5 and the cross-attention
     projections, a melody file) is prepared on the `Preparer`'s thread and applies at the first boundary
     after it is ready, in the order the changes came; it is logged at the frame and step it took effect at,
-    which is where a replay applies it (preparing inline)."""
+    which is where a replay applies it (preparing inline). With a grid (/mg/quantize), a prompt, slot,
+    scene or melody change waits, once ready, for the frame that makes the first frame heard on the
+    grid's next line the first one made entirely with it."""
 
     def __init__(self, engine: "StreamingEngine"):
         self.engine = engine
@@ -76,6 +84,7 @@ class Steering:
             except queue.Empty:
                 break
             self.apply(change)
+        self.follow_tempo()
         self._activate_ready()
 
     def _replay_due(self) -> None:
@@ -83,17 +92,37 @@ class Steering:
         # paused, no step comes: the next change is the one that ended the pause
         while self.replay and (self.replay[0]["step"] <= steps or self.engine.paused):
             record = self.replay.popleft()
-            self.apply(Change(record["param"], record["value"], record.get("source", "replay"), record.get("glide", 0.0)))
+            self.apply(Change(record["param"], record["value"], record.get("source", "replay"), record.get("glide", 0.0),
+                              extra={k: record[k] for k in REPLAYED if k in record}))
 
     def _activate_ready(self) -> None:
         while self.pending and self.pending[0][1].ready():
-            change, job, activate = self.pending.popleft()
+            change, job, activate = self.pending[0]
+            if not self._landing(change):
+                return  # waits for its line on the grid; the changes after it wait with it (order is kept)
+            self.pending.popleft()
             self._activate(change, job, activate)
+
+    def _landing(self, change: Change) -> bool:
+        """Whether a change may take effect now: unquantized at once; quantized when the frame has come
+        from which the first frame made entirely with it is the one heard on the grid's line (melody
+        models: when the context that owns that frame must start building)."""
+        engine, gen = self.engine, self.engine.generator
+        if "downbeat" not in change.extra:
+            line = engine.line_frame() if BY_NAME[change.param].quantized else None
+            if line is None:
+                return True
+            change.extra["downbeat"] = line
+        start = change.extra["downbeat"] - gen.max_delay
+        if engine.conditioner.melody_model:
+            start -= gen.lead_steps()
+        return gen.emitted >= start
 
     def at_frame(self) -> None:
         """Before each frame: replayed changes due at this step, glides, the morph's next keys and values."""
         gen = self.engine.generator
         self._replay_due()
+        self._activate_ready()
         self._advance_glides()
         if self.engine.conditioner.advance():
             gen.set_cross(self.engine.conditioner.cross, self.engine.conditioner.cross_mask)
@@ -119,7 +148,7 @@ class Steering:
         except Exception as e:  # noqa: BLE001 - a file that cannot be read, a prompt that cannot encode
             self._fault(change, e)
             return
-        activate(result)
+        activate(result, change)
         self._took_effect(change)
 
     def _took_effect(self, change: Change) -> None:
@@ -128,12 +157,13 @@ class Steering:
         self.applied += 1
         frame, hop = gen.emitted, engine.hop
         # Frame F is touched first (its finest codebooks are sampled next); from F + max_delay on, every
-        # codebook of a frame was sampled after the change.
-        self._probes.append([frame * hop, (frame + gen.max_delay) * hop, change.arrived, False])
+        # codebook of a frame was sampled after the change. A change that waited for the grid waited on purpose.
+        if "downbeat" not in change.extra:
+            self._probes.append([frame * hop, (frame + gen.max_delay) * hop, change.arrived, False])
         if engine.log:
             engine.log.write({"frame": frame, "step": gen.steps, "t": round(frame / engine.fps, 4),
                               "source": change.source, "param": change.param, "value": change.value}
-                             | ({"glide": change.glide} if change.glide else {}))
+                             | ({"glide": change.glide} if change.glide else {}) | change.extra)
 
     def resolve_probes(self, played: int) -> None:
         """Control to ear, twice: to the first sample of the first frame the change touched (its onset), and
@@ -154,14 +184,19 @@ class Steering:
         self.requested = blend
         conditioner, generator = self.engine.conditioner, self.engine.generator
 
-        def activate(composition) -> None:
-            conditioner.start(composition)
-            if conditioner.melody_model:
-                generator.restart(new_prefix=True)
-            elif not conditioner.morphing:
-                generator.set_cross(conditioner.cross, conditioner.cross_mask)
+        def activate(composition, change: Change) -> None:
+            self._start(composition, change)
 
         self._prepare(change, lambda: conditioner.compose(blend), activate)
+
+    def _start(self, composition, change: Change) -> None:
+        """Morph to a composed blend (melody models: a new context reads it, from the line when quantized)."""
+        conditioner, generator = self.engine.conditioner, self.engine.generator
+        conditioner.start(composition)
+        if conditioner.melody_model:
+            generator.restart(new_prefix=True, at=change.extra.get("downbeat"))
+        elif not conditioner.morphing:
+            generator.set_cross(conditioner.cross, conditioner.cross_mask)
 
     def set_prompt(self, change: Change) -> None:
         self._blend(change, self.requested.slot(0, text=str(change.value)))
@@ -184,33 +219,72 @@ class Steering:
         if not engine.loaded.config.is_melody:
             raise ValueError("this model has no melody conditioning")
 
-        def activate(melody) -> None:
+        def activate(melody, change: Change) -> None:
+            engine.melody_source = change.value
             engine.conditioner.set_melody(melody)
-            engine.generator.restart(new_prefix=True)
+            engine.generator.restart(new_prefix=True, at=change.extra.get("downbeat"))
 
-        value = change.value
-        if isinstance(value, str) and value:
-            def work():
-                import soundfile as sf
-
-                audio, rate = sf.read(value, dtype="float32", always_2d=True)
-                return Melody.from_recording(audio.T, rate, start_frame=None, extended=engine.extended)
-
-            self._prepare(change, work, activate)
-            return
-        chroma = chord_chroma(list(value or []), engine.loaded.config.chroma_length)
-        activate(None if chroma is None else Melody(chroma=chroma))
-        self._took_effect(change)
+        self._prepare(change, lambda: engine.read_melody(change.value), activate)
 
     def set_sampling(self, change: Change) -> None:
-        frames = round(change.glide * self.engine.fps)
-        if frames > 0:
-            self._glides[change.param] = [getattr(self.engine.params, SAMPLING_FIELDS[change.param]), change.value,
-                                          frames, 0]
-        else:
-            self._glides.pop(change.param, None)
-            self._set_sampling(change.param, change.value)
+        self._glide(change.param, change.value, round(change.glide * self.engine.fps))
         self._took_effect(change)
+
+    def _glide(self, param: str, value, frames: int) -> None:
+        if frames > 0:
+            self._glides[param] = [getattr(self.engine.params, SAMPLING_FIELDS[param]), value, frames, 0]
+        else:
+            self._glides.pop(param, None)
+            self._set_sampling(param, value)
+
+    def set_bpm(self, change: Change) -> None:
+        self.engine.timeline.set_tempo(float(change.value))
+        self._took_effect(change)
+
+    def set_grid(self, change: Change) -> None:
+        self.engine.grid = str(change.value)
+        self._took_effect(change)
+
+    def set_tempo_prompt(self, change: Change) -> None:
+        """On: every text is read with the timeline's tempo appended (and again when the rounded tempo
+        moves); the tempo used is logged, so a replay reads the same texts."""
+        bpm = change.extra.setdefault("bpm", round(self.engine.timeline.bpm)) if change.value else 0
+        self._blend(change, replace(self.requested, tempo=float(bpm)))
+
+    def follow_tempo(self) -> None:
+        """Tempo in the prompt: a new rounded tempo re-reads the texts (live only; a replay has it logged)."""
+        tempo = self.requested.tempo
+        if tempo and self.engine.sink.paced and round(self.engine.timeline.bpm) != tempo and not self.pending:
+            self.apply(Change("tempo_prompt", 1, "tempo"))
+
+    def recall_scene(self, change: Change) -> None:
+        """A scene (a dict of settings, as `StreamingEngine.scene` makes): its prompts morph in, its sampling
+        parameters glide over the morph time, its window and melody apply, all at the same frame."""
+        engine, scene = self.engine, dict(change.value)
+        blend = Blend(tuple(sorted([(0, scene["prompt"], 1.0)] + [(int(n), t, float(w)) for n, (t, w)
+                                                                  in scene.get("slots", {}).items()])),
+                      scene.get("negative", ""), self.requested.tempo)
+        self.requested = blend
+        melody = scene.get("melody") if engine.conditioner.melody_model else None
+
+        def work():
+            return engine.conditioner.compose(blend), None if melody is None else engine.read_melody(melody)
+
+        def activate(result, change: Change) -> None:
+            composition, melody_now = result
+            if melody is not None:
+                engine.melody_source = melody
+                engine.conditioner.set_melody(melody_now)
+            self._start(composition, change)
+            glide = round(engine.morph_seconds * engine.fps)
+            for param in SAMPLING_FIELDS:
+                if param in scene:
+                    self._glide(param, BY_NAME[param].check(scene[param]), glide)
+            if "window" in scene:
+                engine.window_seconds = float(scene["window"])
+                engine.generator.set_window(engine.window_frames(engine.window_seconds))
+
+        self._prepare(change, work, activate)
 
     def set_window(self, change: Change) -> None:
         self.engine.window_seconds = float(change.value)
@@ -275,13 +349,16 @@ class StreamingEngine:
                  total_frames: int | None = None, horizon: int = HORIZON_FRAMES, chunk_frames: int = 1,
                  model_name: str = "", codes_path: Path | None = None, morph_seconds: float = 0.0,
                  prompt_codes: np.ndarray | None = None, header: dict | None = None, adaptive: bool = True,
-                 catch_up: int | None = None, melody: Melody | None = None):
+                 catch_up: int | None = None, melody: Melody | None = None, timeline: Timeline | None = None,
+                 grid: str = "off"):
         self.loaded, self.sink = loaded, sink
         # "main": the recording asked for at start; "session": the one /mg/record starts and stops
         self.recorders: dict[str, Recorder] = {"main": recorder} if recorder else {}
         model, cfg = loaded.model, loaded.config
         self.fps, self.hop, self.channels = cfg.frames_per_second, cfg.codec.hop_length, cfg.audio_channels
         self.params, self.window_seconds, self.seed = params, window_seconds, seed
+        self.timeline, self.grid = timeline or Timeline(), grid
+        self.melody_source = None  # what the melody follows: a recording's path, held pitch classes, or nothing
         self.morph_seconds, self.chunk_frames = morph_seconds, chunk_frames
         width = 0 if prompt_codes is None else prompt_codes.shape[1]
         self.extended = total_frames is None or width + total_frames > horizon
@@ -292,6 +369,7 @@ class StreamingEngine:
         if melody is not None:  # melody models: follow it from the first context on
             melody.extended = self.extended
             self.conditioner.set_melody(melody)
+            self.melody_source = melody.source
         # Always guided, so that guidance can be turned up live from 1.
         self.generator = FrameGenerator(model, params, seed, horizon=horizon,
                                         window_frames=self.window_frames(window_seconds), total_frames=total_frames,
@@ -329,15 +407,59 @@ class StreamingEngine:
         blend, p = self.conditioner.blend, self.params
         return {"prompt": blend.prompt, "negative": blend.negative, "cfg": p.cfg_scale, "temperature": p.temperature,
                 "top_k": p.top_k, "top_p": p.top_p, "window": self.window_seconds, "morph": self.morph_seconds,
-                "seed": self.seed, "slots": {str(n): [t, w] for n, t, w in blend.slots if n}}
+                "seed": self.seed, "slots": {str(n): [t, w] for n, t, w in blend.slots if n},
+                "bpm": round(self.timeline.bpm, 2), "grid": self.grid, "tempo_prompt": int(bool(blend.tempo))}
+
+    def scene(self) -> dict:
+        """What a scene keeps of what plays now (safe to call from any thread)."""
+        settings = self.settings()
+        keep = ("prompt", "negative", "slots", "cfg", "temperature", "top_k", "top_p", "window")
+        melody = self.melody_source
+        return {k: settings[k] for k in keep} | ({} if melody is None else {"melody": melody})
+
+    def read_melody(self, source) -> Melody | None:
+        """A melody from a recording's path, or held pitch classes, or nothing (the null melody)."""
+        if isinstance(source, str) and source:
+            import soundfile as sf
+
+            audio, rate = sf.read(source, dtype="float32", always_2d=True)
+            return Melody.from_recording(audio.T, rate, start_frame=None, extended=self.extended, source=source)
+        chroma = chord_chroma(list(source or []), self.loaded.config.chroma_length)
+        return None if chroma is None else Melody(chroma=chroma, source=list(source))
 
     def status(self) -> dict:
         """What the engine reports about itself (names, units and meanings: params.STATUS)."""
         m, rate = self.metrics, self.sink.sample_rate
+        beat, bar, _ = self.timeline.position()
         return {"rtf": float(m.rtf(rate)), "buffer": self.sink.ring.fill / rate, "underruns": int(self.sink.underruns),
                 "frame": int(self.generator.emitted), "latency": Metrics.median(m.latencies_ms),
                 "onset": Metrics.median(m.onsets_ms), "worst_frame": m.frame_times.worst_recent(),
-                "reprimes": int(self.generator.reprimes), "ignored": int(m.faults), "prompt": self.prompt}
+                "reprimes": int(self.generator.reprimes), "ignored": int(m.faults), "prompt": self.prompt,
+                "bpm": float(self.timeline.bpm), "beat": float(beat), "bar": int(bar)}
+
+    # --- the timeline, as heard ---------------------------------------------------------------------
+
+    def heard_at(self, frame: int) -> float:
+        """When the first sample of `frame` is heard (perf_counter time), from the sink's play position."""
+        played, t = self.sink.clock
+        return t + (frame * self.hop - played) / self.sink.sample_rate + self.sink.output_latency
+
+    def frame_heard_at(self, t: float) -> int:
+        """The frame whose first sample is heard nearest to time `t`."""
+        played, at = self.sink.clock
+        return round((played + (t - at - self.sink.output_latency) * self.sink.sample_rate) / self.hop)
+
+    def line_frame(self) -> int | None:
+        """The frame heard on the grid's next line that a change made now can still reach (for a melody
+        model, after a new context is built), or None where there is no grid: off, not played live, the
+        timeline stopped, nothing heard yet."""
+        beats = GRIDS[self.grid]
+        if not beats or not self.sink.paced or not self.timeline.running or self.sink.clock is None:
+            return None
+        gen = self.generator
+        first = gen.emitted + gen.max_delay + (gen.lead_steps() if self.conditioner.melody_model else 0)
+        line = self.timeline.next_boundary(self.timeline.beat_at(self.heard_at(first)), beats)
+        return max(first, self.frame_heard_at(self.timeline.time_at(line)))
 
     def window_frames(self, seconds: float) -> int:
         return max(1, round(seconds * self.fps))
@@ -459,6 +581,8 @@ class StreamingEngine:
                                 "building_context": len(self.generator.contexts) > 1,
                                 "buffer_ms": round(self.sink.target / self.sink.sample_rate * 1000, 1)})
         self.buffer.update(m.frame_times.worst_recent())
+        if not self.timeline.started and self.sink.paced and self.sink.clock and self.sink.played > 0:
+            self.timeline.begin(self.heard_at(0))  # a tempo set by hand counts its beat 0 from the first sound
 
     def stop(self) -> None:
         self.stop_event.set()

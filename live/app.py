@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+log = logging.getLogger("mg-live")
+
 from ..engine.audio import (AudioUnavailable, ClockSink, JackSink, Recorder, SoundDeviceSink, UnpacedSink,
                             output_devices)
 from ..engine.cli import Parser, add_model_arguments, add_registry_argument, add_sampling_arguments, positive, sampling_from
@@ -21,9 +23,11 @@ from ..engine.loading import load
 from ..engine.prepare import mlx_thread
 from ..engine.sampling import SamplingParams
 from ..engine.streaming import StreamingEngine, frames_for
+from ..engine.tempo import Timeline
 from ..engine.weights import CheckpointError
 
 from .params import BY_NAME, BadValue, Registry
+from .scenes import Scenes
 
 DEFAULT_BUFFER_MS = 100
 
@@ -39,6 +43,12 @@ def parse_args(argv):
     parser.add_argument("--fixed-buffer", action="store_true", help="keep the buffer at --buffer-ms (no adapting)")
     add_registry_argument(parser, "window")
     add_registry_argument(parser, "morph")
+    add_registry_argument(parser, "bpm")
+    add_registry_argument(parser, "grid")
+    parser.add_argument("--tempo-prompt", action="store_true", help=BY_NAME["tempo_prompt"].doc)
+    parser.add_argument("--link", action="store_true", help="join the Ableton Link session: its tempo and bars")
+    parser.add_argument("--scenes", type=Path, help="scenes file (TOML) to recall from and save to (default: beside "
+                                                    "--record, else scenes.toml in --session-dir)")
     parser.add_argument("--chunk-frames", type=int, default=1, choices=range(1, 17), metavar="1-16",
                         help="frames (20 ms each) decoded to audio per codec call: 1 answers controls soonest; "
                              "4 spends a third as much time in the codec per frame, for up to 60 ms more latency")
@@ -122,7 +132,8 @@ def summary(engine: StreamingEngine) -> str:
     status, rate = engine.status(), engine.sink.sample_rate
     return (f"{engine.metrics.samples / rate:7.2f} s  frame {status['frame']}  rtf {status['rtf']:.2f}  "
             f"buffer {status['buffer'] * 1000:4.0f}/{engine.sink.target / rate * 1000:.0f} ms  "
-            f"underruns {status['underruns']}  worst frame {status['worst_frame']:.1f} ms  reprimes {status['reprimes']}"
+            f"underruns {status['underruns']}  worst frame {status['worst_frame']:.1f} ms  reprimes {status['reprimes']}  "
+            f"bar {status['bar']} at {status['bpm']:.1f} bpm"
             + (f"  latency {status['latency']:.0f} ms" if engine.metrics.latencies_ms else ""))
 
 
@@ -130,8 +141,10 @@ class Controls:
     """What every surface calls: validate through the registry, then hand to the engine or the app. Nothing
     a surface sends can raise out of here: a fault is counted, and the surface and the music go on."""
 
-    def __init__(self, engine: StreamingEngine | None, registry: Registry, session_dir: Path):
+    def __init__(self, engine: StreamingEngine | None, registry: Registry, session_dir: Path,
+                 scenes: Scenes | None = None):
         self.engine, self.registry, self.session_dir = engine, registry, session_dir
+        self.scenes = scenes or Scenes(session_dir / "scenes.toml")
 
     def __call__(self, name: str, value, source: str) -> None:
         try:
@@ -145,6 +158,18 @@ class Controls:
         engine = self.engine
         if name == "quit":
             engine.stop()
+        elif name == "scene_save":
+            try:
+                self.scenes.save(value, engine.scene())
+                log.info("scene %d saved to %s", value, self.scenes.path)
+            except OSError as e:  # kept in memory all the same
+                self.registry.count("file error", f"scene {value}: {self.scenes.path}: {e.strerror}")
+        elif name == "scene_recall":
+            scene = self.scenes.get(value)
+            if scene is None:
+                self.registry.count("unknown scene", f"scene {value} was never saved")
+                return
+            engine.submit("scene_recall", {"scene": value, **scene}, source)
         elif name == "record":
             name = value or time.strftime("take-%Y%m%d-%H%M%S.wav")
             engine.submit("record", str(self.session_file(name)), source)
@@ -240,6 +265,14 @@ def check(args) -> str | None:
     for path, what in ((args.continue_from, "--continue"), (args.melody, "--melody"), (args.midi_map, "--midi-map")):
         if path and not path.is_file():
             return f"{what} {path}: no such file"
+    args.scenes = args.scenes or (args.record.with_suffix(".scenes.toml") if args.record
+                                  else args.session_dir / "scenes.toml")
+    try:
+        Scenes.load(args.scenes)
+    except ValueError as e:
+        return f"--scenes {e}"
+    if problem := writable(args.scenes, "--scenes"):
+        return problem
     return None
 
 
@@ -248,9 +281,17 @@ class Show:
     before the engine starts, so that a problem is one line at start; started once the engine exists;
     closed on every way out."""
 
-    def __init__(self, args, registry: Registry):
-        self.args, self.registry, self.controls = args, registry, Controls(None, registry, args.session_dir)
-        self.osc = self.midi = self.telemetry = self.oscquery = None
+    def __init__(self, args, registry: Registry, timeline: Timeline):
+        self.args, self.registry = args, registry
+        self.controls = Controls(None, registry, args.session_dir, Scenes.load(args.scenes))
+        self.osc = self.midi = self.telemetry = self.oscquery = self.link = None
+        if args.link:
+            from .tempo import LinkClock
+
+            try:
+                self.link = LinkClock(timeline)
+            except RuntimeError as e:
+                raise SystemExit(f"mg-live: {e}")
         if args.osc_port:
             from .osc import OscServer
 
@@ -276,7 +317,10 @@ class Show:
             except ValueError as e:
                 self.close()
                 raise SystemExit(f"mg-live: {e}")
-            self.midi = MidiInput(MidiRouter(mapping, registry, self._deliver("midi")), args.midi_in or "")
+            from .tempo import MidiClock
+
+            clock = None if args.link else MidiClock(timeline)  # Link keeps time when asked for
+            self.midi = MidiInput(MidiRouter(mapping, registry, self._deliver("midi"), clock), args.midi_in or "")
 
     def _settings(self) -> dict:
         return self.controls.engine.settings() if self.controls.engine else {}
@@ -286,7 +330,7 @@ class Show:
 
     def start(self, engine: StreamingEngine) -> None:
         self.controls.engine = engine
-        workers = [self.osc, self.midi, self.oscquery]
+        workers = [self.osc, self.midi, self.oscquery, self.link]
         if self.args.osc_reply:
             from .osc import Telemetry
 
@@ -300,9 +344,11 @@ class Show:
             self.midi.announce()
             for n, text in sorted(self.midi.router.mapping.slots.items()):  # the map's blend slots
                 self.controls("slot_prompt", [n, text], "midi")
+        if self.args.tempo_prompt:
+            self.controls("tempo_prompt", 1, "cli")
 
     def close(self) -> None:
-        for worker in (self.osc, self.midi, self.telemetry, self.oscquery):
+        for worker in (self.osc, self.midi, self.telemetry, self.oscquery, self.link):
             if worker is not None:
                 worker.close()
 
@@ -334,16 +380,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.melody:
             if not loaded.config.is_melody:
                 raise ValueError(f"{args.model} is not a melody model (try facebook/musicgen-melody)")
-            melody = Melody.from_recording(*read_audio(args.melody), start_frame=None)
+            melody = Melody.from_recording(*read_audio(args.melody), start_frame=None, source=str(args.melody.resolve()))
     except AudioUnavailable as e:
         print(f"mg-live: {e}", file=sys.stderr)
         return 2
     except (OSError, RuntimeError, ValueError) as e:
         print(f"mg-live: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2
-    registry = Registry()
+    registry, timeline = Registry(), Timeline(args.bpm)
     try:
-        show = Show(args, registry)
+        show = Show(args, registry, timeline)
     except SystemExit as e:
         print(e.code, file=sys.stderr)
         return 2
@@ -358,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
                                total_frames=frames_for(args.seconds, loaded) if args.seconds else None,
                                model_name=args.model, codes_path=args.codes_out,
                                morph_seconds=args.morph, prompt_codes=prompt_codes, header=header, melody=melody,
-                               adaptive=not args.fixed_buffer)
+                               adaptive=not args.fixed_buffer, timeline=timeline, grid=args.grid)
 
     console = not args.headless and sys.stdout.isatty()
     status = StatusLine()

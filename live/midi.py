@@ -10,7 +10,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .params import BY_NAME, SLOTS, BadValue, Registry
+from .params import BY_NAME, SCENES, SLOTS, BadValue, Registry
+from .tempo import CLOCK_MESSAGES
 from .worker import Worker
 
 log = logging.getLogger("mg-live")
@@ -30,6 +31,8 @@ class CCBinding:
 
     def value(self, fraction: float):
         p = BY_NAME[self.param]
+        if p.choices:  # the knob's travel split evenly between the choices
+            return p.choices[round(CURVES[self.curve](fraction) * (len(p.choices) - 1))]
         low = p.minimum if self.min is None else self.min
         high = p.maximum if self.max is None else self.max
         v = low + (high - low) * CURVES[self.curve](fraction)
@@ -43,6 +46,7 @@ class NoteBinding:
     value: object = None  # prompt text, slot weight, …; actions take none
     slot: int | None = None
     channel: int | None = None
+    scene: int | None = None  # scene_save / scene_recall: which scene
 
 
 @dataclass
@@ -79,6 +83,9 @@ class MidiMap:
             if isinstance(binding, CCBinding) and (binding.curve not in CURVES or kind == "text"):
                 raise ValueError(f"{path}: CC {binding.control} → {binding.param}: needs a number or action parameter "
                                  f"and a curve of {', '.join(CURVES)}")
+            scene = getattr(binding, "scene", None)
+            if binding.param.startswith("scene_") and not (isinstance(scene, int) and 1 <= scene <= SCENES):
+                raise ValueError(f"{path}: {binding.param} needs a scene 1–{SCENES}, got {scene!r}")
         if any(not 1 <= n <= SLOTS for n in mapping.slots):
             raise ValueError(f"{path}: slots are 1–{SLOTS}")
         return mapping
@@ -108,10 +115,11 @@ def _from_file(binding: dict) -> dict:
 
 
 class MidiRouter:
-    """Messages → `deliver(param, value)` through the registry; also the MIDI-learn state."""
+    """Messages → `deliver(param, value)` through the registry; clock messages → `clock` (a MidiClock);
+    also the MIDI-learn state."""
 
-    def __init__(self, mapping: MidiMap, registry: Registry, deliver):
-        self.mapping, self.registry, self.deliver = mapping, registry, deliver
+    def __init__(self, mapping: MidiMap, registry: Registry, deliver, clock=None):
+        self.mapping, self.registry, self.deliver, self.clock = mapping, registry, deliver, clock
         self._msb: dict[tuple[int, int], int] = {}
         self._learn: tuple[str, int | None] | None = None  # (param, slot) the next CC moved binds to
         self.held: set[int] = set()  # notes held on the melody channel
@@ -129,6 +137,10 @@ class MidiRouter:
         self._learn = (param, slot)
 
     def handle(self, msg) -> None:
+        if msg.type in CLOCK_MESSAGES:
+            if self.clock is not None:
+                self.clock.handle(msg)
+            return
         self.last_activity = time.monotonic()
         if msg.type == "control_change":
             self._control(msg)
@@ -136,6 +148,9 @@ class MidiRouter:
             on = msg.type == "note_on" and msg.velocity > 0
             bound = [b for b in self.mapping.notes if b.note == msg.note and b.channel in (None, msg.channel)]
             for b in bound if on else []:
+                if b.scene is not None:
+                    self.deliver(b.param, b.scene)
+                    continue
                 value = [b.slot, b.value] if b.param in ("slot_weight", "slot_prompt") else b.value
                 self._send(b.param, value)
             if not bound and self.mapping.melody_channel in (-1, msg.channel):
@@ -198,6 +213,24 @@ def quiet_alsa() -> None:
     asound.snd_lib_error_set_handler(_alsa_handler)
 
 
+def port_lister():
+    """The input ports' names, as a function. mido lists them by opening two new MIDI clients each time:
+    with JACK that holds the GIL ~40 ms, and the graph change it causes waits on our own port's callback,
+    which waits for the GIL: the engine stalled a second. One client, kept, lists them in microseconds."""
+    import mido
+
+    backend = mido.backend
+    if backend.module.__name__ != "mido.backends.rtmidi":
+        return backend.get_input_names
+    import rtmidi
+
+    try:
+        lister = rtmidi.MidiIn(rtapi=getattr(rtmidi, "API_" + backend.api) if backend.api else rtmidi.API_UNSPECIFIED)
+    except Exception:  # noqa: BLE001 - no MIDI system: mido's own call says so each time it is asked
+        return backend.get_input_names
+    return lister.get_ports
+
+
 class MidiInput(Worker):
     """Reads a port in a thread; if the port disappears, keeps playing and reconnects when it is back.
     `open_input`/`input_names` default to mido's (python-rtmidi); tests pass a fake backend."""
@@ -212,7 +245,7 @@ class MidiInput(Worker):
         self.router, self.wanted = router, port or router.mapping.port
         if input_names is None:
             quiet_alsa()
-        self.open_input, self.input_names = open_input or mido.open_input, input_names or mido.get_input_names
+        self.open_input, self.input_names = open_input or mido.open_input, input_names or port_lister()
         self.poll_s, self.check_s = poll_s, check_s
         self.port_name: str | None = None
         self.connects = 0

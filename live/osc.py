@@ -22,12 +22,12 @@ import time
 from pythonosc.osc_packet import OscPacket
 from pythonosc.udp_client import SimpleUDPClient
 
-from .params import BY_NAME, PARAMS, SLOTS, BadValue, Registry
+from .params import BY_NAME, PARAMS, BadValue, Registry
 from .worker import Worker
 
 RECEIVE_BUFFER = 4 << 20  # bursts from a fader sweep overflow the default socket buffer
 MAX_AHEAD = 10.0  # seconds a bundle may be scheduled ahead
-_SLOT = re.compile(r"^/mg/slot/(\d+)/(prompt|weight)$")
+_NUMBERED = {re.compile("^" + p.osc.replace("/N/", r"/(\d+)/") + "$"): p for p in PARAMS if p.numbered}
 _SIZES = {"i": 4, "f": 4, "c": 4, "r": 4, "m": 4, "d": 8, "h": 8, "t": 8, "s": 4, "S": 4, "b": 4}
 
 
@@ -60,7 +60,7 @@ class OscServer(Worker):
     def __init__(self, registry: Registry, deliver, host: str = "127.0.0.1", port: int = 9000):
         super().__init__()
         self.registry, self.deliver = registry, deliver
-        self.routes = {p.osc: p for p in PARAMS if "/N/" not in p.osc}
+        self.routes = {p.osc: p for p in PARAMS if not p.numbered}
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
         self.sock.bind((host, port))
@@ -110,18 +110,17 @@ class OscServer(Worker):
             self.handle(message.address, list(message.params))
 
     def handle(self, address: str, args: list) -> None:
-        slot = _SLOT.match(address)
-        if slot:
-            n = int(slot.group(1))
-            if not 0 <= n <= SLOTS:
-                self.registry.count("unknown address", f"{address}: slots are 0–{SLOTS}")
-                return
-            param = BY_NAME["slot_" + slot.group(2)]
-        else:
-            param = self.routes.get(address)
-            if param is None:
-                self.registry.count("unknown address", address)
-                return
+        n, param = None, self.routes.get(address)
+        for pattern, numbered in _NUMBERED.items() if param is None else ():
+            if match := pattern.match(address):
+                n, param = int(match.group(1)), numbered
+                first, last = numbered.numbered
+                if not first <= n <= last:
+                    self.registry.count("unknown address", f"{address}: N is {first}–{last}")
+                    return
+        if param is None:
+            self.registry.count("unknown address", address)
+            return
         if param.kind == "action":
             if len(args) > 1:
                 self.registry.count("wrong type", f"{address} takes one argument at most, got {len(args)}")
@@ -129,7 +128,7 @@ class OscServer(Worker):
             if args and isinstance(args[0], (int, float)) and not isinstance(args[0], bool) and args[0] == 0:
                 return  # a button's release
             raw = args[0] if args and param.takes and isinstance(args[0], str) else None
-        elif param.kind == "text":
+        elif param.kind in ("text", "choice") and not (param.kind == "choice" and len(args) == 1):
             if not args or not all(isinstance(a, (str, int, float)) and not isinstance(a, bool) for a in args):
                 self.registry.count("wrong type", f"{address} takes text, got {args!r}")
                 return
@@ -143,10 +142,11 @@ class OscServer(Worker):
             value = self.registry.coerce(param.name, raw)
         except BadValue:
             return
-        if slot:
-            n = int(slot.group(1))
-            if n == 0:  # slot 0 is the main prompt
-                param, value = (BY_NAME["prompt"], value) if param.name == "slot_prompt" else (param, [0, value])
+        if n is not None:
+            if param.kind == "action":  # a scene: its number is the value
+                value = n
+            elif n == 0 and param.name == "slot_prompt":  # slot 0 is the main prompt
+                param = BY_NAME["prompt"]
             else:
                 value = [n, value]
         self.deliver(param.name, value)

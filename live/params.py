@@ -10,9 +10,9 @@ import logging
 import threading
 from collections import Counter
 
-from ..engine.params import BY_NAME, MAX_TEXT, PARAMS, SLOTS, STATUS, Param
+from ..engine.params import BY_NAME, MAX_TEXT, PARAMS, SCENES, SLOTS, STATUS, Param
 
-__all__ = ["BY_NAME", "MAX_TEXT", "PARAMS", "SLOTS", "Param", "BadValue", "Registry", "markdown_table",
+__all__ = ["BY_NAME", "MAX_TEXT", "PARAMS", "SCENES", "SLOTS", "Param", "BadValue", "Registry", "markdown_table",
            "status_table"]
 
 log = logging.getLogger("mg-live")
@@ -54,6 +54,11 @@ class Registry:
             return None if not param.takes or value is None else self._text(param, value)
         if param.kind == "text":
             return self._text(param, value)
+        if param.kind == "choice":
+            try:
+                return param.choose(value)
+            except ValueError as e:
+                raise BadValue("out of range", str(e)) from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise BadValue("wrong type", f"{param.name} takes a number, got {value!r}")
         if value != value:  # NaN

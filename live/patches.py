@@ -103,7 +103,7 @@ def pd_patch(send_port: int = SEND_PORT, reply_port: int = REPLY_PORT) -> str:
         receive = f"mg-in-{p.name}"
         if p.kind in ("float", "int"):
             ui = obj(f"#X floatatom 40 {y} 8 {p.minimum:g} {p.maximum:g} 0 {p.name} {receive} - 0;")
-        elif p.kind == "text" or p.takes:
+        elif p.kind in ("text", "choice") or p.takes:
             ui = obj(f"#X listbox 40 {y} 30 0 0 0 {p.name} {receive} - 0;")
         else:  # an action: the address with no argument
             button = obj(f"#X msg 40 {y} {p.name};")
@@ -154,9 +154,12 @@ def touchdesigner_script() -> str:
     for p in controls():
         if p.kind in ("float", "int"):
             continue
-        arg = "value" if p.kind == "text" or p.takes else ""
+        arg = "value" if p.kind in ("text", "choice") or p.takes else ""
         call = f"[{arg}]" if arg else "[]"
-        lines += [f"def {p.name}({arg}):", f'    """{p.doc}"""', f"    op('oscout').sendOSC({address(p)!r}, {call})", ""]
+        where = f"{address(p)!r}"
+        if p.numbered and p.kind == "action":  # a scene: its number goes in the address
+            arg, where = "n=1", "f" + repr(p.osc.replace("/N/", "/{n}/"))
+        lines += [f"def {p.name}({arg}):", f'    """{p.doc}"""', f"    op('oscout').sendOSC({where}, {call})", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -30,8 +30,10 @@ VALID = {  # one valid message per registry address
     "/mg/seed": [7], "/mg/slot/N/prompt": ["soft jazz piano"], "/mg/slot/N/weight": [0.4], "/mg/pause": [],
     "/mg/play": [], "/mg/reset": [], "/mg/record": ["take.wav"], "/mg/record/stop": [],
     "/mg/melody": ["not-here.wav"],  # tiny has no melody, and the file is missing: counted, not applied
+    "/mg/bpm": [128.0], "/mg/quantize": ["beat"],  # from here on prompts, slots and scenes land on beats
+    "/mg/tempo_prompt": [1], "/mg/scene/N/save": [], "/mg/scene/N/recall": [],
 }
-LOGGED_AS = {"record_stop": "record", "quit": None, "melody": None}
+LOGGED_AS = {"record_stop": "record", "quit": None, "melody": None, "scene_save": None}
 
 
 @pytest.fixture(scope="module")

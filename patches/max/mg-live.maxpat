@@ -10,7 +10,7 @@
    50,
    50,
    1000,
-   798
+   968
   ],
   "boxes": [
    {
@@ -20,7 +20,7 @@
      "text": "udpsend 127.0.0.1 9000",
      "patching_rect": [
       40,
-      618,
+      788,
       180,
       22
      ],
@@ -776,7 +776,7 @@
     "box": {
      "id": "obj-50",
      "maxclass": "comment",
-     "text": "melody models: follow a recording's melody (a file in the session folder; \"\" clears)",
+     "text": "tempo of the timeline (a MIDI clock or Ableton Link, while it runs, sets it instead)",
      "patching_rect": [
       540,
       414,
@@ -791,7 +791,7 @@
     "box": {
      "id": "obj-51",
      "maxclass": "newobj",
-     "text": "prepend /mg/melody",
+     "text": "prepend /mg/bpm",
      "patching_rect": [
       360,
       414,
@@ -805,11 +805,74 @@
    {
     "box": {
      "id": "obj-52",
-     "maxclass": "textedit",
+     "maxclass": "flonum",
      "text": "",
      "patching_rect": [
       40,
       414,
+      90,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2,
+     "minimum": 20.0,
+     "maximum": 300.0,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-53",
+     "maxclass": "comment",
+     "text": "bpm",
+     "patching_rect": [
+      140,
+      414,
+      200,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-54",
+     "maxclass": "comment",
+     "text": "quantized changes: prompt, slot, scene and melody changes land on the next line of this grid, as heard",
+     "patching_rect": [
+      540,
+      448,
+      420,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-55",
+     "maxclass": "newobj",
+     "text": "prepend /mg/quantize",
+     "patching_rect": [
+      360,
+      448,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-56",
+     "maxclass": "textedit",
+     "text": "",
+     "patching_rect": [
+      40,
+      448,
       200,
       22
      ],
@@ -819,12 +882,12 @@
    },
    {
     "box": {
-     "id": "obj-53",
+     "id": "obj-57",
      "maxclass": "newobj",
      "text": "route text",
      "patching_rect": [
       250,
-      414,
+      448,
       100,
       22
      ],
@@ -834,73 +897,13 @@
    },
    {
     "box": {
-     "id": "obj-54",
+     "id": "obj-58",
      "maxclass": "newobj",
      "text": "tosymbol",
      "patching_rect": [
       250,
-      426,
+      460,
       100,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-55",
-     "maxclass": "comment",
-     "text": "resume after pause",
-     "patching_rect": [
-      540,
-      448,
-      420,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 0
-    }
-   },
-   {
-    "box": {
-     "id": "obj-56",
-     "maxclass": "message",
-     "text": "/mg/play",
-     "patching_rect": [
-      40,
-      448,
-      130,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-57",
-     "maxclass": "comment",
-     "text": "stop generating; the buffer plays out into silence",
-     "patching_rect": [
-      540,
-      482,
-      420,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 0
-    }
-   },
-   {
-    "box": {
-     "id": "obj-58",
-     "maxclass": "message",
-     "text": "/mg/pause",
-     "patching_rect": [
-      40,
-      482,
-      130,
       22
      ],
      "numinlets": 1,
@@ -911,10 +914,10 @@
     "box": {
      "id": "obj-59",
      "maxclass": "comment",
-     "text": "start the music over from nothing (the stream goes on)",
+     "text": "append the tempo to every prompt (\", 124 bpm\"): nudges the feel, not a lock",
      "patching_rect": [
       540,
-      516,
+      482,
       420,
       22
      ],
@@ -925,12 +928,12 @@
    {
     "box": {
      "id": "obj-60",
-     "maxclass": "message",
-     "text": "/mg/reset",
+     "maxclass": "newobj",
+     "text": "prepend /mg/tempo_prompt",
      "patching_rect": [
-      40,
-      516,
-      130,
+      360,
+      482,
+      160,
       22
      ],
      "numinlets": 1,
@@ -940,12 +943,30 @@
    {
     "box": {
      "id": "obj-61",
-     "maxclass": "comment",
-     "text": "start recording to a file name in the session folder",
+     "maxclass": "number",
+     "text": "",
      "patching_rect": [
-      540,
-      550,
-      420,
+      40,
+      482,
+      90,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2,
+     "minimum": 0,
+     "maximum": 1,
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-62",
+     "maxclass": "comment",
+     "text": "tempo_prompt",
+     "patching_rect": [
+      140,
+      482,
+      200,
       22
      ],
      "numinlets": 1,
@@ -954,27 +975,12 @@
    },
    {
     "box": {
-     "id": "obj-62",
-     "maxclass": "message",
-     "text": "/mg/record",
-     "patching_rect": [
-      40,
-      550,
-      130,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
      "id": "obj-63",
      "maxclass": "comment",
-     "text": "stop recording",
+     "text": "melody models: follow a recording's melody (a file in the session folder; \"\" clears)",
      "patching_rect": [
       540,
-      584,
+      516,
       420,
       22
      ],
@@ -985,8 +991,113 @@
    {
     "box": {
      "id": "obj-64",
+     "maxclass": "newobj",
+     "text": "prepend /mg/melody",
+     "patching_rect": [
+      360,
+      516,
+      160,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-65",
+     "maxclass": "textedit",
+     "text": "",
+     "patching_rect": [
+      40,
+      516,
+      200,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 4
+    }
+   },
+   {
+    "box": {
+     "id": "obj-66",
+     "maxclass": "newobj",
+     "text": "route text",
+     "patching_rect": [
+      250,
+      516,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-67",
+     "maxclass": "newobj",
+     "text": "tosymbol",
+     "patching_rect": [
+      250,
+      528,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-68",
+     "maxclass": "comment",
+     "text": "keep what plays now as scene N (prompts, slots, negative, sampling, melody, window; saved with the session)",
+     "patching_rect": [
+      540,
+      550,
+      420,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-69",
      "maxclass": "message",
-     "text": "/mg/record/stop",
+     "text": "/mg/scene/1/save",
+     "patching_rect": [
+      40,
+      550,
+      130,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-70",
+     "maxclass": "comment",
+     "text": "morph to scene N over `morph` seconds",
+     "patching_rect": [
+      540,
+      584,
+      420,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-71",
+     "maxclass": "message",
+     "text": "/mg/scene/1/recall",
      "patching_rect": [
       40,
       584,
@@ -999,118 +1110,13 @@
    },
    {
     "box": {
-     "id": "obj-65",
-     "maxclass": "newobj",
-     "text": "udpreceive 9001",
-     "patching_rect": [
-      40,
-      638,
-      180,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 1
-    }
-   },
-   {
-    "box": {
-     "id": "obj-66",
-     "maxclass": "newobj",
-     "text": "route /mg/status/rtf /mg/status/buffer /mg/status/underruns /mg/status/frame /mg/status/latency /mg/status/onset /mg/status/worst_frame /mg/status/reprimes /mg/status/ignored /mg/status/prompt",
-     "patching_rect": [
-      40,
-      672,
-      700,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 11
-    }
-   },
-   {
-    "box": {
-     "id": "obj-67",
-     "maxclass": "flonum",
-     "text": "",
-     "patching_rect": [
-      40,
-      706,
-      100,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 2
-    }
-   },
-   {
-    "box": {
-     "id": "obj-68",
-     "maxclass": "comment",
-     "text": "rtf",
-     "patching_rect": [
-      40,
-      732,
-      100,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 0
-    }
-   },
-   {
-    "box": {
-     "id": "obj-69",
-     "maxclass": "flonum",
-     "text": "",
-     "patching_rect": [
-      150,
-      706,
-      100,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 2
-    }
-   },
-   {
-    "box": {
-     "id": "obj-70",
-     "maxclass": "comment",
-     "text": "buffer",
-     "patching_rect": [
-      150,
-      732,
-      100,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 0
-    }
-   },
-   {
-    "box": {
-     "id": "obj-71",
-     "maxclass": "flonum",
-     "text": "",
-     "patching_rect": [
-      260,
-      706,
-      100,
-      22
-     ],
-     "numinlets": 1,
-     "numoutlets": 2
-    }
-   },
-   {
-    "box": {
      "id": "obj-72",
      "maxclass": "comment",
-     "text": "underruns",
+     "text": "resume after pause",
      "patching_rect": [
-      260,
-      732,
-      100,
+      540,
+      618,
+      420,
       22
      ],
      "numinlets": 1,
@@ -1120,27 +1126,27 @@
    {
     "box": {
      "id": "obj-73",
-     "maxclass": "flonum",
-     "text": "",
+     "maxclass": "message",
+     "text": "/mg/play",
      "patching_rect": [
-      370,
-      706,
-      100,
+      40,
+      618,
+      130,
       22
      ],
      "numinlets": 1,
-     "numoutlets": 2
+     "numoutlets": 1
     }
    },
    {
     "box": {
      "id": "obj-74",
      "maxclass": "comment",
-     "text": "frame",
+     "text": "stop generating; the buffer plays out into silence",
      "patching_rect": [
-      370,
-      732,
-      100,
+      540,
+      652,
+      420,
       22
      ],
      "numinlets": 1,
@@ -1150,27 +1156,27 @@
    {
     "box": {
      "id": "obj-75",
-     "maxclass": "flonum",
-     "text": "",
+     "maxclass": "message",
+     "text": "/mg/pause",
      "patching_rect": [
-      480,
-      706,
-      100,
+      40,
+      652,
+      130,
       22
      ],
      "numinlets": 1,
-     "numoutlets": 2
+     "numoutlets": 1
     }
    },
    {
     "box": {
      "id": "obj-76",
      "maxclass": "comment",
-     "text": "latency",
+     "text": "start the music over from nothing (the stream goes on)",
      "patching_rect": [
-      480,
-      732,
-      100,
+      540,
+      686,
+      420,
       22
      ],
      "numinlets": 1,
@@ -1180,27 +1186,27 @@
    {
     "box": {
      "id": "obj-77",
-     "maxclass": "flonum",
-     "text": "",
+     "maxclass": "message",
+     "text": "/mg/reset",
      "patching_rect": [
-      590,
-      706,
-      100,
+      40,
+      686,
+      130,
       22
      ],
      "numinlets": 1,
-     "numoutlets": 2
+     "numoutlets": 1
     }
    },
    {
     "box": {
      "id": "obj-78",
      "maxclass": "comment",
-     "text": "onset",
+     "text": "start recording to a file name in the session folder",
      "patching_rect": [
-      590,
-      732,
-      100,
+      540,
+      720,
+      420,
       22
      ],
      "numinlets": 1,
@@ -1210,27 +1216,27 @@
    {
     "box": {
      "id": "obj-79",
-     "maxclass": "flonum",
-     "text": "",
+     "maxclass": "message",
+     "text": "/mg/record",
      "patching_rect": [
-      700,
-      706,
-      100,
+      40,
+      720,
+      130,
       22
      ],
      "numinlets": 1,
-     "numoutlets": 2
+     "numoutlets": 1
     }
    },
    {
     "box": {
      "id": "obj-80",
      "maxclass": "comment",
-     "text": "worst_frame",
+     "text": "stop recording",
      "patching_rect": [
-      700,
-      732,
-      100,
+      540,
+      754,
+      420,
       22
      ],
      "numinlets": 1,
@@ -1240,41 +1246,56 @@
    {
     "box": {
      "id": "obj-81",
-     "maxclass": "flonum",
-     "text": "",
+     "maxclass": "message",
+     "text": "/mg/record/stop",
      "patching_rect": [
-      810,
-      706,
-      100,
+      40,
+      754,
+      130,
       22
      ],
      "numinlets": 1,
-     "numoutlets": 2
+     "numoutlets": 1
     }
    },
    {
     "box": {
      "id": "obj-82",
-     "maxclass": "comment",
-     "text": "reprimes",
+     "maxclass": "newobj",
+     "text": "udpreceive 9001",
      "patching_rect": [
-      810,
-      732,
-      100,
+      40,
+      808,
+      180,
       22
      ],
      "numinlets": 1,
-     "numoutlets": 0
+     "numoutlets": 1
     }
    },
    {
     "box": {
      "id": "obj-83",
+     "maxclass": "newobj",
+     "text": "route /mg/status/rtf /mg/status/buffer /mg/status/underruns /mg/status/frame /mg/status/latency /mg/status/onset /mg/status/worst_frame /mg/status/reprimes /mg/status/ignored /mg/status/prompt /mg/status/bpm /mg/status/beat /mg/status/bar",
+     "patching_rect": [
+      40,
+      842,
+      700,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 14
+    }
+   },
+   {
+    "box": {
+     "id": "obj-84",
      "maxclass": "flonum",
      "text": "",
      "patching_rect": [
-      920,
-      706,
+      40,
+      876,
       100,
       22
      ],
@@ -1284,12 +1305,12 @@
    },
    {
     "box": {
-     "id": "obj-84",
+     "id": "obj-85",
      "maxclass": "comment",
-     "text": "ignored",
+     "text": "rtf",
      "patching_rect": [
-      920,
-      732,
+      40,
+      902,
       100,
       22
      ],
@@ -1299,12 +1320,12 @@
    },
    {
     "box": {
-     "id": "obj-85",
-     "maxclass": "message",
+     "id": "obj-86",
+     "maxclass": "flonum",
      "text": "",
      "patching_rect": [
-      1030,
-      706,
+      150,
+      876,
       100,
       22
      ],
@@ -1314,12 +1335,342 @@
    },
    {
     "box": {
-     "id": "obj-86",
+     "id": "obj-87",
+     "maxclass": "comment",
+     "text": "buffer",
+     "patching_rect": [
+      150,
+      902,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-88",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      260,
+      876,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-89",
+     "maxclass": "comment",
+     "text": "underruns",
+     "patching_rect": [
+      260,
+      902,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-90",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      370,
+      876,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-91",
+     "maxclass": "comment",
+     "text": "frame",
+     "patching_rect": [
+      370,
+      902,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-92",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      480,
+      876,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-93",
+     "maxclass": "comment",
+     "text": "latency",
+     "patching_rect": [
+      480,
+      902,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-94",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      590,
+      876,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-95",
+     "maxclass": "comment",
+     "text": "onset",
+     "patching_rect": [
+      590,
+      902,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-96",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      700,
+      876,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-97",
+     "maxclass": "comment",
+     "text": "worst_frame",
+     "patching_rect": [
+      700,
+      902,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-98",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      810,
+      876,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-99",
+     "maxclass": "comment",
+     "text": "reprimes",
+     "patching_rect": [
+      810,
+      902,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-100",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      920,
+      876,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-101",
+     "maxclass": "comment",
+     "text": "ignored",
+     "patching_rect": [
+      920,
+      902,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-102",
+     "maxclass": "message",
+     "text": "",
+     "patching_rect": [
+      1030,
+      876,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-103",
      "maxclass": "comment",
      "text": "prompt",
      "patching_rect": [
       1030,
-      732,
+      902,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-104",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      1140,
+      876,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-105",
+     "maxclass": "comment",
+     "text": "bpm",
+     "patching_rect": [
+      1140,
+      902,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-106",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      1250,
+      876,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-107",
+     "maxclass": "comment",
+     "text": "beat",
+     "patching_rect": [
+      1250,
+      902,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-108",
+     "maxclass": "flonum",
+     "text": "",
+     "patching_rect": [
+      1360,
+      876,
+      100,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-109",
+     "maxclass": "comment",
+     "text": "bar",
+     "patching_rect": [
+      1360,
+      902,
       100,
       22
      ],
@@ -1684,31 +2035,19 @@
       0
      ],
      "destination": [
-      "obj-53",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-53",
-      0
-     ],
-     "destination": [
-      "obj-54",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-54",
-      0
-     ],
-     "destination": [
       "obj-51",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-55",
+      0
+     ],
+     "destination": [
+      "obj-1",
       0
      ]
     }
@@ -1720,7 +2059,19 @@
       0
      ],
      "destination": [
-      "obj-1",
+      "obj-57",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-57",
+      0
+     ],
+     "destination": [
+      "obj-58",
       0
      ]
     }
@@ -1732,7 +2083,7 @@
       0
      ],
      "destination": [
-      "obj-1",
+      "obj-55",
       0
      ]
     }
@@ -1752,11 +2103,11 @@
    {
     "patchline": {
      "source": [
-      "obj-62",
+      "obj-61",
       0
      ],
      "destination": [
-      "obj-1",
+      "obj-60",
       0
      ]
     }
@@ -1800,83 +2151,83 @@
    {
     "patchline": {
      "source": [
-      "obj-66",
-      1
+      "obj-67",
+      0
      ],
      "destination": [
+      "obj-64",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-69",
       0
+     ],
+     "destination": [
+      "obj-1",
+      0
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-66",
-      2
-     ],
-     "destination": [
       "obj-71",
       0
+     ],
+     "destination": [
+      "obj-1",
+      0
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-66",
-      3
-     ],
-     "destination": [
       "obj-73",
       0
+     ],
+     "destination": [
+      "obj-1",
+      0
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-66",
-      4
-     ],
-     "destination": [
       "obj-75",
       0
+     ],
+     "destination": [
+      "obj-1",
+      0
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-66",
-      5
-     ],
-     "destination": [
       "obj-77",
       0
+     ],
+     "destination": [
+      "obj-1",
+      0
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-66",
-      6
-     ],
-     "destination": [
       "obj-79",
       0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-66",
-      7
      ],
      "destination": [
-      "obj-81",
+      "obj-1",
       0
      ]
     }
@@ -1884,8 +2235,20 @@
    {
     "patchline": {
      "source": [
-      "obj-66",
-      8
+      "obj-81",
+      0
+     ],
+     "destination": [
+      "obj-1",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-82",
+      0
      ],
      "destination": [
       "obj-83",
@@ -1896,12 +2259,156 @@
    {
     "patchline": {
      "source": [
-      "obj-66",
+      "obj-83",
+      0
+     ],
+     "destination": [
+      "obj-84",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-83",
+      1
+     ],
+     "destination": [
+      "obj-86",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-83",
+      2
+     ],
+     "destination": [
+      "obj-88",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-83",
+      3
+     ],
+     "destination": [
+      "obj-90",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-83",
+      4
+     ],
+     "destination": [
+      "obj-92",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-83",
+      5
+     ],
+     "destination": [
+      "obj-94",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-83",
+      6
+     ],
+     "destination": [
+      "obj-96",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-83",
+      7
+     ],
+     "destination": [
+      "obj-98",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-83",
+      8
+     ],
+     "destination": [
+      "obj-100",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-83",
       9
      ],
      "destination": [
-      "obj-85",
+      "obj-102",
       1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-83",
+      10
+     ],
+     "destination": [
+      "obj-104",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-83",
+      11
+     ],
+     "destination": [
+      "obj-106",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-83",
+      12
+     ],
+     "destination": [
+      "obj-108",
+      0
      ]
     }
    }

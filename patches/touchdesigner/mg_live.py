@@ -16,6 +16,8 @@ CHANNELS = {
     'mg/morph': (0.0, 30.0, 2.0),  # seconds a new prompt takes to morph in
     'mg/seed': (0, 2147483647, 0),  # reseed the sampler
     'mg/slot/1/weight': (0.0, 1.0, 0.0),  # weight of blend slot N (a new slot is silent until weighted; morphs)
+    'mg/bpm': (20.0, 300.0, 120.0),  # tempo of the timeline (a MIDI clock or Ableton Link, while it runs, sets it instead)
+    'mg/tempo_prompt': (0, 1, 0),  # append the tempo to every prompt (", 124 bpm"): nudges the feel, not a lock
 }
 
 def prompt(value):
@@ -30,9 +32,21 @@ def slot_prompt(value):
     """prompt of blend slot N (1–8)"""
     op('oscout').sendOSC('/mg/slot/1/prompt', [value])
 
+def grid(value):
+    """quantized changes: prompt, slot, scene and melody changes land on the next line of this grid, as heard"""
+    op('oscout').sendOSC('/mg/quantize', [value])
+
 def melody(value):
     """melody models: follow a recording's melody (a file in the session folder; "" clears)"""
     op('oscout').sendOSC('/mg/melody', [value])
+
+def scene_save(n=1):
+    """keep what plays now as scene N (prompts, slots, negative, sampling, melody, window; saved with the session)"""
+    op('oscout').sendOSC(f'/mg/scene/{n}/save', [])
+
+def scene_recall(n=1):
+    """morph to scene N over `morph` seconds"""
+    op('oscout').sendOSC(f'/mg/scene/{n}/recall', [])
 
 def play():
     """resume after pause"""
