@@ -252,9 +252,10 @@ class Steering:
         self._blend(change, replace(self.requested, tempo=float(bpm)))
 
     def follow_tempo(self) -> None:
-        """Tempo in the prompt: a new rounded tempo re-reads the texts (live only; a replay has it logged)."""
+        """Tempo in the prompt: a tempo a whole bpm away re-reads the texts (a clock's jitter around x.5 does
+        not); live only, a replay has each one logged."""
         tempo = self.requested.tempo
-        if tempo and self.engine.sink.paced and round(self.engine.timeline.bpm) != tempo and not self.pending:
+        if tempo and self.engine.sink.paced and abs(self.engine.timeline.bpm - tempo) >= 1 and not self.pending:
             self.apply(Change("tempo_prompt", 1, "tempo"))
 
     def recall_scene(self, change: Change) -> None:

@@ -15,9 +15,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Static
 
-from .params import PARAMS, SLOTS
+from .params import PARAMS, SCENES, SLOTS
 
-ROWS = [p for p in PARAMS if p.kind in ("float", "int", "text") and not p.name.startswith("slot_")]
+ROWS = [p for p in PARAMS if p.kind in ("float", "int", "text", "choice") and not p.name.startswith("slot_")]
 SLOT_ROWS = [f"slot {n}" for n in range(1, SLOTS + 1)]
 NUDGES = 40  # a nudge moves a parameter by 1/40 of its range (ints by at least 1), a slot weight by 0.05
 
@@ -52,6 +52,8 @@ class Console(App):
         Binding("r", "record", "record"),
         Binding("l", "learn", "MIDI-learn"),
         Binding("s", "save_map", "save MIDI map"),
+        Binding("w", "save_scene", "save scene"),
+        *[Binding(str(n), f"recall_scene({n})", f"scene {n}", show=n == 1) for n in range(1, 10)],
         Binding("escape", "cancel", "cancel", show=False),
         Binding("q", "quit_all", "quit"),
         Binding("ctrl+c", "quit_all", "quit", show=False, priority=True),
@@ -63,7 +65,7 @@ class Console(App):
         self.midi, self.osc, self.midi_map_path = midi, osc, midi_map_path
         self.recording: str | None = None
         self.message = ""
-        self.editing: str = "prompt"  # what the text box sets: prompt, negative, melody, or "slot N"
+        self.editing: str = "prompt"  # what the text box sets: prompt, negative, melody, "slot N", or "scene"
         self.requested: dict[str, float] = {}  # nudges build on what was asked, not on a value still gliding
         self.shown: dict[str, str] = {}
 
@@ -116,12 +118,16 @@ class Console(App):
             learning = self.midi.router.learning
             activity.append(f"MIDI {port}" + (" •" if active else "") + (f" learning {learning}…" if learning else ""))
         record = f"● REC {self.recording}" if self.recording else "not recording"
+        timeline = e.timeline
+        tempo = (f"bar {status['bar']} beat {1 + status['beat'] % 4:.0f}   {status['bpm']:.1f} bpm ({timeline.source}"
+                 + ("" if timeline.running else ", stopped") + f")   grid {e.grid}")
         latency = f"{status['latency']:.0f} ms" if e.metrics.latencies_ms else "–"
         self.query_one("#status", Static).update(
             f"[b]{settings['prompt']}[/b]" + (f"   (negative: {settings['negative']})" if settings["negative"] else "")
             + "\n" + f"{e.metrics.samples / rate:7.1f} s   rtf {status['rtf']:.2f}   underruns {status['underruns']}   "
             + f"worst frame {status['worst_frame']:.1f} ms   latency {latency}   reprimes {status['reprimes']}   "
             + f"ignored input {ignored}   {'PAUSED   ' if e.paused else ''}{record}   {'   '.join(activity)}\n"
+            + tempo + "\n"
             + self.message)
         target = e.sink.target / rate * 1000
         self.query_one("#buffer-label", Static).update(f"buffer {status['buffer'] * 1000:4.0f} / {target:3.0f} ms")
@@ -162,6 +168,14 @@ class Console(App):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
+        if self.editing == "scene":
+            if text.isdigit() and 1 <= int(text) <= SCENES:
+                self.controls("scene_save", int(text), "console")
+                self.message = f"scene {text} saved"
+            else:
+                self.message = f"a scene is numbered 1–{SCENES}"
+            self.action_cancel()
+            return
         if self.editing.startswith("slot "):
             self.controls("slot_prompt", [int(self.editing.split()[1]), text], "console")
         elif text or self.editing != "prompt":
@@ -178,6 +192,10 @@ class Console(App):
             self.controls("slot_weight", [n, value], "console")
             return
         p = next(p for p in ROWS if p.name == name)
+        if p.choices:  # the next or previous choice
+            current = p.choices.index(self.engine.settings().get(p.name, p.default))
+            self.controls(p.name, p.choices[min(max(current + direction, 0), len(p.choices) - 1)], "console")
+            return
         if p.kind not in ("float", "int"):
             return
         current = self.requested.get(p.name, self.engine.settings().get(p.name, p.default))
@@ -187,6 +205,14 @@ class Console(App):
         value = round(value) if p.kind == "int" else round(value, 4)
         self.requested[p.name] = value
         self.controls(p.name, value, "console")
+
+    def action_save_scene(self) -> None:
+        self.open_box("scene")
+        self.query_one("#prompt", Input).placeholder = f"save as scene number (1–{SCENES}), Enter saves (Esc cancels)"
+
+    def action_recall_scene(self, n: int) -> None:
+        self.controls("scene_recall", n, "console")
+        self.message = f"scene {n}"
 
     def action_pause(self) -> None:
         self.controls("play" if self.engine.paused else "pause", None, "console")
@@ -204,7 +230,7 @@ class Console(App):
         param = "slot_weight" if name.startswith("slot ") else name
         if not self.midi:
             self.message = "MIDI-learn needs a MIDI input (--midi-in)"
-        elif param != "slot_weight" and next(p for p in ROWS if p.name == name).kind not in ("float", "int"):
+        elif param != "slot_weight" and not next(p for p in ROWS if p.name == name).midi_target:
             self.message = f"{name} is not a number; pick a number parameter to learn"
         else:
             self.midi.router.learn(param, int(name.split()[1]) if param == "slot_weight" else None)

@@ -28,6 +28,7 @@ class CCBinding:
     channel: int | None = None  # mido's 0–15 (a map file says 1–16, as controllers print it); None: any
     lsb: int | None = None  # 14-bit: the controller sends the low 7 bits on this CC
     slot: int | None = None  # for slot_weight
+    scene: int | None = None  # a button for scene_save / scene_recall: which scene
 
     def value(self, fraction: float):
         p = BY_NAME[self.param]
@@ -177,7 +178,7 @@ class MidiRouter:
                 continue
             if b.control == msg.control and BY_NAME[b.param].kind == "action":
                 if msg.value >= 64:  # a button: pressed
-                    self._send(b.param, None)
+                    self.deliver(b.param, b.scene) if b.scene is not None else self._send(b.param, None)
             elif b.control == msg.control:
                 self._msb[(msg.channel, b.control)] = msg.value
                 self._send(b.param, b.value(msg.value / 127))  # coarse now; the LSB refines it

@@ -13,7 +13,7 @@ import socket
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
-from .params import PARAMS, SLOTS, Param
+from .params import PARAMS, Param
 from .worker import Worker
 
 log = logging.getLogger("mg-live")
@@ -26,7 +26,9 @@ def _leaf(param: Param, path: str, value) -> dict:
     node = {"FULL_PATH": path, "DESCRIPTION": param.doc, "ACCESS": WRITE if param.kind == "action" else READ | WRITE}
     if param.kind != "action" or param.takes:
         node["TYPE"] = param.takes or param.osc_type
-    if param.minimum is not None:
+    if param.choices:
+        node["RANGE"] = [{"VALS": list(param.choices)}]
+    elif param.minimum is not None:
         node["RANGE"] = [{"MIN": param.minimum, "MAX": param.maximum}]
     if param.unit:
         node["UNIT"] = [param.unit]
@@ -40,11 +42,12 @@ def namespace(settings: dict) -> dict:
     leaves: dict[str, dict] = {}
     slots = settings.get("slots", {})
     for param in PARAMS:
-        if "/N/" in param.osc:  # the blend slots, one node per slot
-            for n in range(1, SLOTS + 1):
+        if param.numbered:  # one node per blend slot (1–8) and per scene
+            for n in range(max(1, param.numbered[0]), param.numbered[1] + 1):
                 text, weight = slots.get(str(n), ["", 0.0])
                 path = param.osc.replace("/N/", f"/{n}/")
-                leaves[path] = _leaf(param, path, text if param.kind == "text" else weight)
+                value = None if param.kind == "action" else text if param.kind == "text" else weight
+                leaves[path] = _leaf(param, path, value)
         else:
             leaves[param.osc] = _leaf(param, param.osc, settings.get(param.name))
     root = {"FULL_PATH": "/", "ACCESS": 0, "CONTENTS": {}}

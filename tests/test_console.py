@@ -1,4 +1,5 @@
-"""The mg-live console driven as a person would, in tmux: it shows the status, takes a prompt, quits."""
+"""The mg-live console driven as a person would, in tmux: it shows the status and the tempo, takes a prompt,
+keeps and recalls a scene, quits."""
 
 import json
 import os
@@ -47,7 +48,7 @@ def console(tmp_path):
     # (COLUMNS/LINES from the test run would pin the console to 80×24)
     command = (f"cd {shlex.quote(str(ROOT))} && env -u COLUMNS -u LINES MG_LIVE_CACHE={shlex.quote(os.environ['MG_LIVE_CACHE'])} "
                f"{shlex.quote(sys.executable)} -m mg_live.live.app --model tiny --no-audio --osc-port {port} "
-               f"--seconds 120 --log {shlex.quote(str(log))}; echo $? > {shlex.quote(str(done))}; sleep 60")
+               f"--seconds 120 --log {shlex.quote(str(log))} --session-dir {shlex.quote(str(tmp_path))}; echo $? > {shlex.quote(str(done))}; sleep 60")
     # a performer's terminal, from its first moment (not tmux's 80×24 default)
     tmux("start-server", ";", "set-option", "-g", "default-size", "140x45", ";",
          "new-session", "-d", "-s", "mg", "-x", "140", "-y", "45", command)
@@ -58,7 +59,7 @@ def console(tmp_path):
 PROMPT = "lofi hip hop beat with warm vinyl crackle and a slow jazz piano over soft brushed drums"
 
 
-def test_console_shows_status_takes_a_prompt_and_quits(console):
+def test_console_shows_status_takes_a_prompt_keeps_a_scene_and_quits(console):
     log, done, port = console
     assert wait_for(lambda: " s   rtf " in screen() and "parameter" in screen()), screen()
     assert "cfg" in screen() and "temperature" in screen() and "slot 1" in screen()
@@ -74,9 +75,18 @@ def test_console_shows_status_takes_a_prompt_and_quits(console):
     time.sleep(0.5)
     tmux("send-keys", "-t", "mg", "+")  # nudge guidance up
     assert wait_for(lambda: any(line.split()[:2] == ["cfg", "3.375"] for line in screen().splitlines())), screen()
+    assert "120.0 bpm (manual)" in screen() and "grid off" in screen()  # the timeline, as a tempo set by hand
+    tmux("send-keys", "-t", "mg", "w")  # keep this as scene 3, then recall it
+    time.sleep(0.5)
+    tmux("send-keys", "-t", "mg", "3", "Enter")
+    assert wait_for(lambda: "scene 3 saved" in screen()), screen()
+    tmux("send-keys", "-t", "mg", "3")
+    assert wait_for(lambda: '"param": "scene_recall"' in log.read_text()), screen()
     tmux("send-keys", "-t", "mg", "C-c")  # Ctrl-C quits, as the README says
     assert wait_for(lambda: done.exists() and done.read_text().strip() != "", 30), screen()
     assert done.read_text().strip() == "0"
     changes = [json.loads(line) for line in log.read_text().splitlines()[1:]]
     assert any(c.get("param") == "prompt" and c["source"] == "console" and c["value"] == PROMPT for c in changes)
     assert any(c.get("param") == "cfg" and c["source"] == "console" and c["value"] > 3.0 for c in changes)
+    recall = next(c for c in changes if c.get("param") == "scene_recall")
+    assert recall["source"] == "console" and recall["value"]["prompt"] == PROMPT and recall["value"]["scene"] == 3

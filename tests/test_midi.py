@@ -56,6 +56,24 @@ def test_notes_and_buttons():
     assert got == [("prompt", "dark techno"), ("pause", None), ("slot_weight", [2, 0.8]), ("play", None)]
 
 
+def test_scenes_grid_and_clock():
+    """Scene buttons and pads carry their scene; a knob on a choice steps through it; clock messages go to
+    the clock, not to the bindings."""
+    clock = []
+    mapping = MidiMap(cc=[CCBinding(32, "scene_recall", scene=1), CCBinding(64, "scene_save", scene=4),
+                          CCBinding(23, "grid")],
+                      notes=[NoteBinding(44, "scene_recall", scene=2, channel=9)])
+    r, got = router(mapping)
+    r.clock = type("Clock", (), {"handle": lambda self, msg: clock.append(msg.type)})()
+    for msg in (cc(64, 127), cc(32, 127), cc(32, 0), mido.Message("note_on", note=44, velocity=1, channel=9),
+                cc(23, 0), cc(23, 64), cc(23, 127), mido.Message("start"), mido.Message("clock"),
+                mido.Message("songpos", pos=8), mido.Message("stop")):
+        r.handle(msg)
+    assert got == [("scene_save", 4), ("scene_recall", 1), ("scene_recall", 2), ("grid", "off"), ("grid", "2 bars"),
+                   ("grid", "8 bars")]
+    assert clock == ["start", "clock", "songpos", "stop"]
+
+
 def test_out_of_range_map_is_clamped_by_registry():
     r, got = router(MidiMap(cc=[CCBinding(1, "cfg", 0.0, 40.0)]))
     r.handle(cc(1, 127))
@@ -76,6 +94,7 @@ def test_learn_and_save(tmp_path):
 def test_shipped_maps_load(path):
     mapping = MidiMap.load(path)
     assert mapping.name and mapping.cc
+    assert any(b.param == "scene_recall" for b in [*mapping.cc, *mapping.notes])  # scenes on every controller
 
 
 def test_shipped_maps_exist():
@@ -86,6 +105,9 @@ def test_bad_map_is_one_clear_error(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[[cc]]\ncontrol = 1\nparam = "volume"\n')
     with pytest.raises(ValueError, match="unknown parameter 'volume'"):
+        MidiMap.load(bad)
+    bad.write_text('[[note]]\nnote = 36\nparam = "scene_recall"\nscene = 99\n')
+    with pytest.raises(ValueError, match="scene_recall needs a scene 1–64, got 99"):
         MidiMap.load(bad)
 
 

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 from pythonosc.udp_client import SimpleUDPClient
 
-from mg_live.live.params import PARAMS, SLOTS
+from mg_live.live.params import PARAMS
 
 
 def free_port(kind=socket.SOCK_STREAM) -> int:
@@ -55,14 +55,17 @@ def leaves(node):
 def test_namespace_has_every_parameter(live):
     _, http = live
     tree = {leaf["FULL_PATH"]: leaf for leaf in leaves(get(http, "/"))}
-    expected = {p.osc.replace("/N/", f"/{n}/") for p in PARAMS for n in range(1, SLOTS + 1)}
-    assert set(tree) == expected
+    expected = {p.osc.replace("/N/", f"/{n}/") for p in PARAMS
+                for n in (range(max(1, p.numbered[0]), p.numbered[1] + 1) if p.numbered else [0])}
+    assert set(tree) == expected and "/mg/slot/8/weight" in tree and "/mg/scene/64/recall" in tree
     for param in PARAMS:
         leaf = tree[param.osc.replace("/N/", "/1/")]
         assert leaf["DESCRIPTION"] == param.doc
         if param.minimum is not None:
             assert leaf["RANGE"] == [{"MIN": param.minimum, "MAX": param.maximum}]
             assert leaf["TYPE"] == param.osc_type and len(leaf["VALUE"]) == 1
+    assert tree["/mg/quantize"]["RANGE"] == [{"VALS": ["off", "beat", "bar", "2 bars", "4 bars", "8 bars"]}]
+    assert tree["/mg/quantize"]["VALUE"] == ["off"] and tree["/mg/bpm"]["VALUE"] == [120.0]
     assert tree["/mg/cfg"]["VALUE"] == [4.5]
     assert tree["/mg/prompt"]["VALUE"] == ["warm analog synth pad with slow drums"]
     assert "VALUE" not in tree["/mg/reset"] and tree["/mg/reset"]["ACCESS"] == 2
