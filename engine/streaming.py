@@ -113,10 +113,7 @@ class Steering:
             if line is None:
                 return True
             change.extra["downbeat"] = line
-        start = change.extra["downbeat"] - gen.max_delay
-        if engine.conditioner.melody_model:
-            start -= gen.lead_steps()
-        return gen.emitted >= start
+        return gen.emitted >= change.extra["downbeat"] - engine.reach()
 
     def at_frame(self) -> None:
         """Before each frame: replayed changes due at this step, glides, the morph's next keys and values."""
@@ -262,9 +259,9 @@ class Steering:
         """A scene (a dict of settings, as `StreamingEngine.scene` makes): its prompts morph in, its sampling
         parameters glide over the morph time, its window and melody apply, all at the same frame."""
         engine, scene = self.engine, dict(change.value)
-        blend = Blend(tuple(sorted([(0, scene["prompt"], 1.0)] + [(int(n), t, float(w)) for n, (t, w)
-                                                                  in scene.get("slots", {}).items()])),
-                      scene.get("negative", ""), self.requested.tempo)
+        blend = replace(Blend.of(scene["prompt"]), negative=scene.get("negative", ""), tempo=self.requested.tempo)
+        for n, (text, weight) in scene.get("slots", {}).items():
+            blend = blend.slot(int(n), text, weight)
         self.requested = blend
         melody = scene.get("melody") if engine.conditioner.melody_model else None
 
@@ -282,15 +279,17 @@ class Steering:
                 if param in scene:
                     self._glide(param, BY_NAME[param].check(scene[param]), glide)
             if "window" in scene:
-                engine.window_seconds = float(scene["window"])
-                engine.generator.set_window(engine.window_frames(engine.window_seconds))
+                self._set_window(scene["window"])
 
         self._prepare(change, work, activate)
 
     def set_window(self, change: Change) -> None:
-        self.engine.window_seconds = float(change.value)
-        self.engine.generator.set_window(self.engine.window_frames(self.engine.window_seconds))
+        self._set_window(change.value)
         self._took_effect(change)
+
+    def _set_window(self, seconds: float) -> None:
+        self.engine.window_seconds = float(seconds)
+        self.engine.generator.set_window(self.engine.window_frames(self.engine.window_seconds))
 
     def set_morph(self, change: Change) -> None:
         self.engine.morph_seconds = float(change.value)
@@ -450,6 +449,12 @@ class StreamingEngine:
         played, at = self.sink.clock
         return round((played + (t - at - self.sink.output_latency) * self.sink.sample_rate) / self.hop)
 
+    def reach(self) -> int:
+        """Frames from a change taking effect to the first frame made entirely with it (the delay pattern;
+        for a melody model also the new context's build)."""
+        gen = self.generator
+        return gen.max_delay + (gen.lead_steps() if self.conditioner.melody_model else 0)
+
     def line_frame(self) -> int | None:
         """The frame heard on the grid's next line that a change made now can still reach (for a melody
         model, after a new context is built), or None where there is no grid: off, not played live, the
@@ -457,8 +462,7 @@ class StreamingEngine:
         beats = GRIDS[self.grid]
         if not beats or not self.sink.paced or not self.timeline.running or self.sink.clock is None:
             return None
-        gen = self.generator
-        first = gen.emitted + gen.max_delay + (gen.lead_steps() if self.conditioner.melody_model else 0)
+        first = self.generator.emitted + self.reach()
         line = self.timeline.next_boundary(self.timeline.beat_at(self.heard_at(first)), beats)
         return max(first, self.frame_heard_at(self.timeline.time_at(line)))
 

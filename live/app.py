@@ -285,13 +285,6 @@ class Show:
         self.args, self.registry = args, registry
         self.controls = Controls(None, registry, args.session_dir, Scenes.load(args.scenes))
         self.osc = self.midi = self.telemetry = self.oscquery = self.link = None
-        if args.link:
-            from .tempo import LinkClock
-
-            try:
-                self.link = LinkClock(timeline)
-            except RuntimeError as e:
-                raise SystemExit(f"mg-live: {e}")
         if args.osc_port:
             from .osc import OscServer
 
@@ -321,6 +314,14 @@ class Show:
 
             clock = None if args.link else MidiClock(timeline)  # Link keeps time when asked for
             self.midi = MidiInput(MidiRouter(mapping, registry, self._deliver("midi"), clock), args.midi_in or "")
+        if args.link:  # last: every way out above has nothing of it to close
+            from .tempo import LinkClock
+
+            try:
+                self.link = LinkClock(timeline)
+            except RuntimeError as e:
+                self.close()
+                raise SystemExit(f"mg-live: {e}")
 
     def _settings(self) -> dict:
         return self.controls.engine.settings() if self.controls.engine else {}
