@@ -7,6 +7,10 @@ is present — the PyTorch anchors of the same architecture, all in one run on o
 Random weights, CFG batch 2, top-k 250 sampling, a 1536-position cache. ms/step is wall time per decoder
 step with one step in flight ahead of the one being read back, as generation runs. RTF = audio seconds
 per wall second for the decoder alone (one step = one 20 ms frame); > 1 is faster than real time.
+
+The floor: a step reads every weight it multiplies once (the layers' linears but the cross-attention's
+keys/values, cached per prompt; the codebook heads), so it cannot beat those bytes over this device's
+bandwidth, measured here as a plain copy. "of limit" is that floor over the measured time.
 """
 
 from __future__ import annotations
@@ -52,6 +56,25 @@ def random_model(raw: dict, dtype, bits: int | None) -> MusicGen:
         quantize_decoder(model, bits)
     mx.eval(model.decoder.parameters())
     return model
+
+
+def copy_bandwidth() -> float:
+    """Bytes per second this device reads plus writes in an elementwise copy, the best of a few."""
+    x = mx.zeros(((256 if mx.default_device() == mx.gpu else 32) * 2**20,), mx.float32)
+    mx.eval(x)
+    best = float("inf")
+    for _ in range(6):
+        start = time.perf_counter()
+        mx.eval(x + 1)
+        best = min(best, time.perf_counter() - start)
+    return 2 * x.nbytes / best
+
+
+def bytes_per_step(model: MusicGen) -> int:
+    """What one decoder step must read: every parameter but the token embeddings (a few rows gathered) and
+    the cross-attention's key/value projections (applied once per prompt)."""
+    return sum(p.nbytes for name, p in tree_flatten(model.decoder.parameters())
+               if not name.startswith("embed") and "encoder_attn.kv_proj" not in name)
 
 
 def step_times(model: MusicGen, steps: int, warmup: int, compiled: bool = True) -> tuple[float, float]:
@@ -122,8 +145,10 @@ def main() -> int:
     if torch_ok:
         import torch_anchor
 
+    bandwidth = copy_bandwidth()
     print(f"device: MLX {mx.__version__} {mx.default_device()}"
-          + (f"; torch {torch.__version__} on {torch.cuda.get_device_name()}" if torch_ok else "; no PyTorch anchor"))
+          + (f"; torch {torch.__version__} on {torch.cuda.get_device_name()}" if torch_ok else "; no PyTorch anchor")
+          + f"; copy bandwidth {bandwidth / 1e9:.0f} GB/s")
     rows = []
     for size in args.sizes.split(","):
         for stereo in (False, True) if args.stereo else (False,):
@@ -135,9 +160,9 @@ def main() -> int:
                 ms = torch_anchor.static_decoder_ms(d["hidden_size"], d["num_hidden_layers"], d["num_attention_heads"],
                                                     d["num_codebooks"], args.steps, args.warmup)
                 anchor = ms["cuda_graph"]
-                rows += [(label, "torch static KV + CUDA graph (fp16)", anchor),
-                         (label, "torch static KV eager (fp16)", ms["eager"])]
-                rows.append((label, "transformers generate (fp16)", torch_anchor.transformers_generate_ms(raw)))
+                rows += [(label, "torch static KV + CUDA graph (fp16)", anchor, "fp16"),
+                         (label, "torch static KV eager (fp16)", ms["eager"], "fp16"),
+                         (label, "transformers generate (fp16)", torch_anchor.transformers_generate_ms(raw), "fp16")]
             for variant in args.variants.split(","):
                 if variant in ("float32", "float16-eager", "q4") and size in ("medium", "large"):
                     continue  # shown on small; saves scarce device time
@@ -154,20 +179,25 @@ def main() -> int:
                     ms = our_step_ms(model, args.steps, args.warmup, compiled=not variant.endswith("-eager"))
                     fused = cuda_decoder.usable(model.decoder, dtype)
                     name = f"mg-live {variant}" + (" (fp16 activations)" if bits else "") + (" fused" if fused else "")
-                rows.append((label, name, ms))
+                rows.append((label, name, ms, bytes_per_step(model)))
                 del model
                 gc.collect()
                 mx.clear_cache()
-            print_table([r for r in rows if r[0] == label], anchor)
+            print_table([r for r in rows if r[0] == label], anchor, bandwidth)
     return 0
 
 
-def print_table(rows, anchor):
-    print("\n| model | implementation | ms/step | RTF | vs CUDA graph |")
-    print("|---|---|---|---|---|")
-    for label, name, ms in rows:
+def print_table(rows, anchor, bandwidth):
+    """One size's rows; the anchors read what our float16 step reads ("fp16")."""
+    fp16 = next((size for _, name, _, size in rows if name.startswith("mg-live float16")), None)
+    floors = {size: (fp16 if size == "fp16" else size) for *_, size in rows}
+    print("\n| model | implementation | ms/step | RTF | vs CUDA graph | bandwidth floor ms | of limit |")
+    print("|---|---|---|---|---|---|---|")
+    for label, name, ms, size in rows:
         ratio = f"{ms / anchor:.2f}" if anchor else "–"
-        print(f"| {label} | {name} | {ms:.2f} | {20 / ms:.2f} | {ratio} |")
+        floor = floors[size] / bandwidth * 1000 if floors[size] else None
+        limits = f"{floor:.2f} | {floor / ms:.0%}" if floor else "– | –"
+        print(f"| {label} | {name} | {ms:.2f} | {20 / ms:.2f} | {ratio} | {limits} |")
     sys.stdout.flush()
 
 

@@ -104,11 +104,12 @@ class Sink:
     def underruns(self) -> int:
         return self.ring.underruns
 
-    def has_room(self) -> bool:
-        return self.ring.fill < self.target
+    def has_room(self, ahead: int = 0) -> bool:
+        """Room for more, `ahead` samples being made already."""
+        return self.ring.fill + ahead < self.target
 
-    def wait_for_room(self, stop: threading.Event) -> None:
-        while not self.has_room() and not stop.is_set():
+    def wait_for_room(self, stop: threading.Event, ahead: int = 0) -> None:
+        while not self.has_room(ahead) and not stop.is_set():
             time.sleep(0.002)
 
     def write(self, audio: np.ndarray) -> None:
@@ -174,7 +175,7 @@ class UnpacedSink(Sink):
 
     paced = False
 
-    def has_room(self) -> bool:
+    def has_room(self, ahead: int = 0) -> bool:
         return True
 
     def write(self, audio: np.ndarray) -> None:

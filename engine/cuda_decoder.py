@@ -5,11 +5,12 @@ operations per layer is bound by dispatch, not by the GPU (bench/profile-h200.md
 layer — three layer norms, the q/k/v, output, cross-attention and feed-forward matmuls, both attentions
 and the KV-cache write — as phases separated by grid-wide barriers. One block per SM keeps every block
 resident, which the barriers need. Matrix-vector products (CFG batch ≤ 2 rows) read each weight once, in
-16-byte loads; the attentions are split over keys across blocks and merged by the phase that reads them;
+16-byte loads (plain, or MLX's 8/4-bit affine quantization unpacked as it is read: on a step bound by
+reading weights, fewer bytes is the lever); the attentions are split over keys across blocks and merged by the phase that reads them;
 the residual stream stays float32 inside the kernel.
 
 The KV cache is written in place (the cache array is the step's input and output), so the step costs no
-cache copy. Everything else — other backends, quantized weights, prefill (T > 1) — takes the plain MLX
+cache copy. Everything else — other backends, prefill (T > 1) — takes the plain MLX
 layers in musicgen.py, which stay the reference that tests compare with.
 """
 
@@ -150,20 +151,72 @@ __device__ void layer_norm(const float* x, const T* weight, const T* bias, float
   __syncthreads();
 }
 
-// y[b][n] = in[b] · W[n] for n < N (W row-major [N][K], in: shared [B][K]). Warp w takes columns w,
-// w + nwarps, … COLS at a time, lanes striding over K in 16-byte loads, so that every weight load of a
-// phase is in flight at once (COLS = N / nwarps rounded up: one pass). emit(b, n, y) is called once per
-// output by lane 0 of the warp that owns column n (the same warp for every call with the same N).
-template <typename T, int B, int K, int COLS, typename Emit>
-__device__ void matvec(const T* __restrict__ W, int N, const float* in, Emit emit) {
-  constexpr int VEC = 16 / sizeof(T);
+// A weight matrix [N][K] as the matvec reads it: 16 bytes of row n from column k on (VEC weights), and
+// their dot product with VEC inputs. BITS 0: plain T. BITS 8 / 4: MLX's affine quantization — each uint32
+// packs 4 / 8 weights, lowest bits first; w = q · scale + bias, one (scale, bias) of type T per 64 weights.
+template <typename T, int BITS>
+struct Weights {
+  const void* w;
+  const T* scales;
+  const T* biases;
+  static constexpr int VEC = BITS ? 128 / BITS : 16 / sizeof(T);
+  static constexpr int GROUP = 64;
+
+  __device__ __forceinline__ uint4 load(size_t n, int K, int k) const {
+    return __ldg(reinterpret_cast<const uint4*>(static_cast<const char*>(w) + (n * K + k) * (BITS ? BITS : 8 * sizeof(T)) / 8));
+  }
+  // w · x over one load; (scale, bias) of its group, read once per load and shared by every row of x
+  __device__ __forceinline__ void group(size_t n, int K, int k, float& scale, float& bias) const {
+    if constexpr (BITS) {
+      const size_t g = (n * K + k) / GROUP;
+      scale = tof(scales[g]);
+      bias = tof(biases[g]);
+    } else {
+      scale = 1.f;
+      bias = 0.f;
+    }
+  }
+  __device__ __forceinline__ float dot(const uint4& raw, float scale, float bias, const float* x) const {
+    float s = 0.f;
+    if constexpr (BITS == 0) {
+      const T* v = reinterpret_cast<const T*>(&raw);
+#pragma unroll
+      for (int e = 0; e < VEC; e += 4) {
+        const float4 xv = *reinterpret_cast<const float4*>(x + e);
+        s += tof(v[e]) * xv.x + tof(v[e + 1]) * xv.y + tof(v[e + 2]) * xv.z + tof(v[e + 3]) * xv.w;
+      }
+      return s;
+    } else {
+      constexpr int PER_WORD = 32 / BITS, MASK = (1 << BITS) - 1;
+      const unsigned int words[4] = {raw.x, raw.y, raw.z, raw.w};
+      float xs = 0.f;
+#pragma unroll
+      for (int e = 0; e < VEC; e += 4) {
+        const float4 xv = *reinterpret_cast<const float4*>(x + e);
+        const unsigned int word = words[e / PER_WORD] >> (BITS * (e % PER_WORD));
+        s += (float)(word & MASK) * xv.x + (float)((word >> BITS) & MASK) * xv.y +
+             (float)((word >> 2 * BITS) & MASK) * xv.z + (float)((word >> 3 * BITS) & MASK) * xv.w;
+        xs += xv.x + xv.y + xv.z + xv.w;
+      }
+      return scale * s + bias * xs;
+    }
+  }
+};
+
+// y[b][n] = in[b] · W[n] for n < N (W [N][K], in: shared [B][K]). Warp w takes columns w, w + nwarps, …
+// COLS at a time, lanes striding over K in 16-byte loads, so that every weight load of a phase is in
+// flight at once (COLS = N / nwarps rounded up: one pass). emit(b, n, y) is called once per output by
+// lane 0 of the warp that owns column n (the same warp for every call with the same N).
+template <typename W, int B, int K, int COLS, typename Emit>
+__device__ void matvec(const W& weights, int N, const float* in, Emit emit) {
+  constexpr int VEC = W::VEC;
   constexpr int STEP = 32 * VEC;
   const int lane = threadIdx.x & 31;
   const int nwarps = gridDim.x * NW;
   for (int n = blockIdx.x * NW + (threadIdx.x >> 5); n < N; n += COLS * nwarps) {
-    const T* rows[COLS];
+    size_t rows[COLS];
 #pragma unroll
-    for (int c = 0; c < COLS; ++c) rows[c] = W + (size_t)min(n + c * nwarps, N - 1) * K;  // past N: a repeat
+    for (int c = 0; c < COLS; ++c) rows[c] = (size_t)min(n + c * nwarps, N - 1);  // past N: a repeat
     float acc[COLS][B];
 #pragma unroll
     for (int c = 0; c < COLS; ++c)
@@ -172,20 +225,16 @@ __device__ void matvec(const T* __restrict__ W, int N, const float* in, Emit emi
 #pragma unroll 2
     for (int k = lane * VEC; k < K; k += STEP) {
       uint4 raw[COLS];
+      float scale[COLS], bias[COLS];
 #pragma unroll
-      for (int c = 0; c < COLS; ++c) raw[c] = __ldg(reinterpret_cast<const uint4*>(rows[c] + k));
-#pragma unroll
-      for (int b = 0; b < B; ++b) {
-#pragma unroll
-        for (int e = 0; e < VEC; e += 4) {
-          const float4 v = *reinterpret_cast<const float4*>(in + b * K + k + e);
-#pragma unroll
-          for (int c = 0; c < COLS; ++c) {
-            const T* w = reinterpret_cast<const T*>(&raw[c]);
-            acc[c][b] += tof(w[e]) * v.x + tof(w[e + 1]) * v.y + tof(w[e + 2]) * v.z + tof(w[e + 3]) * v.w;
-          }
-        }
+      for (int c = 0; c < COLS; ++c) {
+        raw[c] = weights.load(rows[c], K, k);
+        weights.group(rows[c], K, k, scale[c], bias[c]);
       }
+#pragma unroll
+      for (int b = 0; b < B; ++b)
+#pragma unroll
+        for (int c = 0; c < COLS; ++c) acc[c][b] += weights.dot(raw[c], scale[c], bias[c], in + b * K + k);
     }
 #pragma unroll
     for (int c = 0; c < COLS; ++c)
@@ -311,6 +360,7 @@ __device__ void merge_attention(const float* part, float* out) {
 
 SOURCE = r"""
   constexpr int D = H * HD;
+  using Wt = Weights<T, QBITS>;
   extern __shared__ float4 shared4[];
   float* smem = reinterpret_cast<float*>(shared4);
   float* red = smem + B * (F > D + H * NSPLIT ? F : D + H * NSPLIT);  // after every staged vector
@@ -326,7 +376,7 @@ SOURCE = r"""
 
   // 1. x → LN → q (kept) and k, v (into the cache at `position`)
   layer_norm<T, B, D>(x, ln1_w, ln1_b, smem, red);
-  matvec<T, B, D, COLS_QKV>(w_qkv, 3 * D, smem, [&](int b, int n, float y) {
+  matvec<Wt, B, D, COLS_QKV>(Wt{w_qkv, s_qkv, b_qkv}, 3 * D, smem, [&](int b, int n, float y) {
     const int which = n / D, c = n % D;
     if (which == 0) {
       q_buf[b * D + c] = y;
@@ -345,12 +395,12 @@ SOURCE = r"""
   grid_barrier(bar);
   // 3. x + out_proj(attention)
   merge_attention<B, H, HD, NSPLIT>(part, smem);
-  matvec<T, B, D, COLS_D>(w_o, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = x[b * D + n] + y; });
+  matvec<Wt, B, D, COLS_D>(Wt{w_o, s_o, b_o}, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = x[b * D + n] + y; });
   grid_barrier(bar);
   if constexpr (CROSS) {
     // 4. cross-attention to the condition (keys/values computed once per prompt)
     layer_norm<T, B, D>(x_out, ln2_w, ln2_b, smem, red);
-    matvec<T, B, D, COLS_D>(w_q, D, smem, [&](int b, int n, float y) { q_buf[b * D + n] = y; });
+    matvec<Wt, B, D, COLS_D>(Wt{w_q, s_q, b_q}, D, smem, [&](int b, int n, float y) { q_buf[b * D + n] = y; });
     grid_barrier(bar);
     // The condition's length and mask are read at run time, so a longer prompt compiles nothing new.
     const int cond = cross_kv_shape[3], cond_rows = cross_kv_shape[1];
@@ -359,21 +409,22 @@ SOURCE = r"""
                                 cross_mask_ndim == 4 ? cross_mask : nullptr, part, smem);
     grid_barrier(bar);
     merge_attention<B, H, HD, NSPLIT>(part, smem);
-    matvec<T, B, D, COLS_D>(w_co, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_out + b * D + n) + y; });
+    matvec<Wt, B, D, COLS_D>(Wt{w_co, s_co, b_co}, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_out + b * D + n) + y; });
     grid_barrier(bar);
   }
   // 5. feed-forward: x + fc2(gelu(fc1(LN(x))))
   layer_norm<T, B, D>(x_out, ln3_w, ln3_b, smem, red);
-  matvec<T, B, D, COLS_F>(w_fc1, F, smem, [&](int b, int n, float y) {
+  matvec<Wt, B, D, COLS_F>(Wt{w_fc1, s_fc1, b_fc1}, F, smem, [&](int b, int n, float y) {
     h_buf[b * F + n] = 0.5f * y * (1.f + erff(y * 0.70710678118654752f));
   });
   grid_barrier(bar);
   stage<B * F>(h_buf, smem);
-  matvec<T, B, F, COLS_D>(w_fc2, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_out + b * D + n) + y; });
+  matvec<Wt, B, F, COLS_D>(Wt{w_fc2, s_fc2, b_fc2}, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_out + b * D + n) + y; });
 """
 
-INPUTS = ["x", "rows", "barrier", "ln1_w", "ln1_b", "w_qkv", "w_o", "cache", "ln2_w", "ln2_b", "w_q",
-          "cross_kv", "cross_mask", "w_co", "ln3_w", "ln3_b", "w_fc1", "w_fc2"]
+LINEARS = ["qkv", "o", "q", "co", "fc1", "fc2"]  # each as w_, s_ (scales) and b_ (biases): see `Weights`
+INPUTS = ["x", "rows", "barrier", "ln1_w", "ln1_b", "cache", "ln2_w", "ln2_b", "cross_kv", "cross_mask", "ln3_w",
+          "ln3_b"] + [f"{part}_{name}" for name in LINEARS for part in "wsb"]
 OUTPUTS = ["x_out", "q_buf", "part", "h_buf"]
 
 
@@ -408,16 +459,30 @@ def _constants(thread: int) -> tuple[mx.array, mx.array]:
     return barrier, no_mask
 
 
+def weight_bits(decoder, dtype) -> int | None:
+    """How the layers' linear weights are stored, as the kernel reads them: 0 plain `dtype`, 8 or 4 MLX's
+    affine quantization in groups of 64 with `dtype` scales; None for anything else (a bias, a mix)."""
+    linears = [m for layer in decoder.layers for _, m in layer.named_modules()
+               if isinstance(m, (nn.Linear, nn.QuantizedLinear))]
+    if any("bias" in m for m in linears):
+        return None
+    if all(type(m) is nn.Linear and m.weight.dtype == dtype for m in linears):
+        return 0
+    bits = {getattr(m, "bits", None) for m in linears}
+    if (len(bits) == 1 and bits <= {4, 8}
+            and all(type(m) is nn.QuantizedLinear and m.group_size == 64 and getattr(m, "mode", "affine") == "affine"
+                    and m.scales.dtype == dtype for m in linears)):
+        return bits.pop()
+    return None
+
+
 def usable(decoder, dtype) -> bool:
     """Whether this decoder's single-token step can run as fused layers here."""
     if not (ENABLED and mx.default_device() == mx.gpu and mx.cuda.is_available()):
         return False
     cfg = decoder.cfg
     head_dim = cfg.hidden_size // cfg.num_attention_heads
-    linears = [m for layer in decoder.layers for _, m in layer.named_modules()
-               if isinstance(m, (nn.Linear, nn.QuantizedLinear))]
-    return (dtype in (mx.float16, mx.bfloat16, mx.float32)
-            and all(type(m) is nn.Linear and "bias" not in m and m.weight.dtype == dtype for m in linears)
+    return (dtype in (mx.float16, mx.bfloat16, mx.float32) and weight_bits(decoder, dtype) is not None
             and THREADS % head_dim == 0 and cfg.hidden_size % 8 == 0 and cfg.ffn_dim % 8 == 0)
 
 
@@ -465,7 +530,8 @@ def layers(decoder, x: mx.array, spans: list, cache: list, cross: list | None,
     blocks, nsplit, shared = launch_shape(decoder, rows, max_len)
     dtype = x.dtype
     template = [("T", dtype), ("B", rows), ("R", cache[0].shape[1]), ("H", heads), ("HD", head_dim), ("F", ffn),
-                ("MAX_LEN", max_len), ("NSPLIT", nsplit), ("NB", blocks), ("CROSS", cross is not None)]
+                ("MAX_LEN", max_len), ("NSPLIT", nsplit), ("NB", blocks), ("CROSS", cross is not None),
+                ("QBITS", weight_bits(decoder, dtype))]
     # per row (branch-major, as x lays them out): cache row, position, condition row
     first_rows = mx.array([span.rows for span in spans for _ in range(span.length)], mx.int32)
     positions = mx.concatenate([span.positions for span in spans]) if len(spans) > 1 else spans[0].positions
@@ -479,13 +545,13 @@ def layers(decoder, x: mx.array, spans: list, cache: list, cross: list | None,
         # Melody models have no cross-attention: its inputs get stand-ins of the right types, never read.
         attn = layer.encoder_attn if cross is not None else None
         norm = layer.encoder_attn_layer_norm if attn else layer.final_layer_norm
-        inputs = [h, table, barrier,
-                  layer.self_attn_layer_norm.weight, layer.self_attn_layer_norm.bias,
-                  layer.self_attn.qkv_proj.weight, layer.self_attn.out_proj.weight, cache[i],
-                  norm.weight, norm.bias, attn.q_proj.weight if attn else layer.fc1.weight,
-                  cross[i] if attn else cache[i], no_mask if cross_mask is None else cross_mask,
-                  attn.out_proj.weight if attn else layer.fc1.weight,
-                  layer.final_layer_norm.weight, layer.final_layer_norm.bias, layer.fc1.weight, layer.fc2.weight]
+        linears = [layer.self_attn.qkv_proj, layer.self_attn.out_proj, attn.q_proj if attn else layer.fc1,
+                   attn.out_proj if attn else layer.fc1, layer.fc1, layer.fc2]  # in LINEARS' order
+        inputs = [h, table, barrier, layer.self_attn_layer_norm.weight, layer.self_attn_layer_norm.bias, cache[i],
+                  norm.weight, norm.bias, cross[i] if attn else cache[i], no_mask if cross_mask is None else cross_mask,
+                  layer.final_layer_norm.weight, layer.final_layer_norm.bias]
+        for linear in linears:  # plain weights stand in for the scales and biases they do not have
+            inputs += [linear.weight, getattr(linear, "scales", linear.weight), getattr(linear, "biases", linear.weight)]
         h = kernel(inputs=inputs, template=template, grid=(blocks * THREADS, 1, 1), threadgroup=(THREADS, 1, 1),
                    output_shapes=[(rows, dim), (rows, dim), (rows * heads * nsplit * (head_dim + 2),), (rows, ffn)],
                    output_dtypes=[mx.float32] * 4)[0]

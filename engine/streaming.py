@@ -2,8 +2,8 @@
 straight into a sink's ring buffer, every frame on time.
 
 Three parts, each readable on its own:
-- `StreamingEngine.run`: the frame loop — wait for room, make a chunk of frames, decode it, hand the one
-  before it to the sink (one host sync per chunk), measure how long it took;
+- `StreamingEngine.run`: the frame loop — wait for room, make a chunk of frames, hand it to the codec's
+  thread (codec_thread.py), write the audio of the chunks before it to the sink, measure how long it took;
 - `Steering`: the controls — each parameter's setter (named by the registry), applied at frame boundaries;
   what needs preparing (text through T5, a file) is prepared off the frame path and applies when ready;
   glides, morphs, the event log, replay;
@@ -28,6 +28,7 @@ import numpy as np
 from .audio import AdaptiveBuffer, Recorder, Sink
 from .chroma import Melody, chord_chroma
 from .conditioning import Blend, Conditioner
+from .codec_thread import CodecThread
 from .encodec import StreamingDecoder
 from .frames import HORIZON_FRAMES, FrameGenerator
 from .loading import Loaded
@@ -379,8 +380,8 @@ class StreamingEngine:
                                         max_prefix=self.conditioner.max_prefix, catch_up=catch_up)
         self.paused = False
         self.codes_path, self._codes = codes_path, []  # only kept when asked for (a few bytes per frame)
-        self.codec = StreamingDecoder(model.audio_encoder)  # stereo: left and right as a batch of two
-        self.latency_samples = self.codec.latency_samples
+        self.codec = CodecThread(StreamingDecoder(model.audio_encoder), self.channels, self.hop)
+        self.latency_samples = self.codec.codec.latency_samples
         self._warm_up_codec()
         self.metrics = Metrics()
         self.buffer = AdaptiveBuffer(sink, chunk_frames * self.hop, enabled=adaptive)
@@ -485,11 +486,16 @@ class StreamingEngine:
 
     # --- the frame loop -----------------------------------------------------------------------------
 
+    # Chunks the codec may hold before the frame loop waits for the oldest: with two, the loop never waits
+    # on the chunk it has just handed over, so neither side idles while the other works.
+    CODEC_LAG = 2
+
     def run(self, seconds: float | None = None, on_chunk=None, keep_open: bool = False) -> None:
         """Play until `seconds` of audio have been written in all (None: until stop()), then drain the sink
         and close, or with `keep_open` stay ready for another `run` that goes on from there."""
         target = None if seconds is None else round(seconds * self.sink.sample_rate)
-        pending = None  # the chunk in flight: computed while the previous one is read back and written
+        codec = self.codec
+        with_codec = lambda: max(0, codec.in_flight - 1) * self.chunk_frames * self.hop  # noqa: E731
         gc.collect()
         gc.freeze()  # what start-up made is never collected again: collections stay short while playing
         if not self._started:
@@ -502,28 +508,30 @@ class StreamingEngine:
                 held, self._held = self._held, None
                 self._emit(held, None, target)
             while not self.stop_event.is_set():
-                queued = self.metrics.samples + (pending[0].shape[0] if pending is not None else 0)
-                if target is not None and queued >= target:
+                if target is not None and codec.samples_after(codec.frames) >= target:
                     break
-                if not self.paused:
-                    self.sink.wait_for_room(self.stop_event)
+                if not self.paused:  # the chunks with the codec count as buffered, all but one (as ever)
+                    if not self.sink.has_room(ahead=with_codec()):
+                        self._emit_from_codec(1, target)  # about to wait anyway: let the sink have them first
+                    self.sink.wait_for_room(self.stop_event, ahead=with_codec())
                 self.steering.at_boundary()  # after the wait: a change made during it applies at once
                 if self.paused:
+                    self._emit_from_codec(0, target)  # what was made before the pause plays out
                     time.sleep(0.01 if self.sink.paced else 0)
                     continue
                 self.steering.resolve_probes(self.sink.played)
                 start = time.perf_counter()
                 codes = self._make_chunk()
-                audio = self._decode(codes)
-                mx.async_eval(audio)
-                if pending is not None:
-                    self._emit(*pending, target)  # one host sync per chunk
-                pending = (audio, codes)
+                codec.submit(codes)
+                self._emit_from_codec(self.CODEC_LAG, target)  # one host sync per chunk
                 self._measure(time.perf_counter() - start, codes.shape[-1])
                 if on_chunk:
                     on_chunk(self)
-            if pending is not None and not self.stop_event.is_set():
-                self._emit(*pending, target)
+            if self.stop_event.is_set():
+                while codec.in_flight:  # stopped: what the codec still holds is not played
+                    codec.take()
+            else:
+                self._emit_from_codec(0, target)
             if self.sink.paced:
                 self.sink.drain(self.stop_event)
                 self.steering.resolve_probes(self.sink.played)
@@ -540,20 +548,19 @@ class StreamingEngine:
             frames.append(self.generator.next_frames(1))
         return frames[0] if len(frames) == 1 else mx.concatenate(frames, axis=-1)
 
-    def _decode(self, codes: mx.array) -> mx.array:
-        """codes [1, K, n] → audio [samples, channels]; stereo interleaves the channels' codebooks."""
-        channels = mx.concatenate([codes[:, c :: self.channels] for c in range(self.channels)])
-        return self.codec(channels).T.astype(mx.float32)  # not yet computed
+    def _emit_from_codec(self, keep: int, target: int | None) -> None:
+        """Write the codec's chunks, oldest first, until `keep` are left with it (waiting for each)."""
+        while self.codec.in_flight > keep:
+            self._emit(*self.codec.take(), target)
 
     def _warm_up_codec(self) -> None:
         """The codec's first calls build kernels for their shapes: do that now, not on the first frames."""
-        scratch = StreamingDecoder(self.loaded.model.audio_encoder)
+        scratch = StreamingDecoder(self.loaded.model.audio_encoder)  # on this thread: kernels are shared
         codes = mx.zeros((self.channels, self.generator.num_codebooks // self.channels, self.chunk_frames), mx.int32)
         for _ in range(8):
             mx.eval(scratch(codes))
 
-    def _emit(self, audio, codes: mx.array | None, target: int | None) -> None:
-        audio = np.array(audio)
+    def _emit(self, audio: np.ndarray, codes: mx.array | None, target: int | None) -> None:
         if codes is not None and self.codes_path:
             self._codes.append(np.array(codes))
         if target is not None and len(audio) > target - self.metrics.samples:  # the rest opens the next run
@@ -600,6 +607,7 @@ class StreamingEngine:
         self._closed = True
         self.sink.close()
         self.preparer.close()
+        self.codec.close()
         for recorder in self.recorders.values():
             recorder.close()
         if self.log:

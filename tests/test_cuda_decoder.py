@@ -19,7 +19,7 @@ from mg_live.engine.config import from_dict
 from mg_live.engine.conditioning import cross_inputs
 from mg_live.engine.frames import FrameGenerator
 from mg_live.engine.sampling import SamplingParams
-from mg_live.engine.loading import set_dtype
+from mg_live.engine.loading import quantize_decoder, set_dtype
 from mg_live.engine.musicgen import MusicGen, Span
 
 pytestmark = pytest.mark.skipif(not mx.cuda.is_available(), reason="the fused decoder layers run on CUDA only")
@@ -94,13 +94,19 @@ def test_greedy_codes_match_plain_layers(guided, padded, melody, new_prompt):
     assert len(np.unique(fused)) > 10  # the codes move: a dead step would repeat one token
 
 
-@pytest.mark.parametrize("dtype,tolerance", [(mx.float32, 1e-4), (mx.float16, 2e-2), (mx.bfloat16, 5e-2)])
+@pytest.mark.parametrize("dtype,tolerance,bits", [(mx.float32, 1e-4, None), (mx.float16, 2e-2, None),
+                                                  (mx.bfloat16, 5e-2, None), (mx.float16, 2e-2, 8), (mx.float16, 2e-2, 4)],
+                         ids=["float32", "float16", "bfloat16", "q8", "q4"])
 @pytest.mark.parametrize("heads", [4, 16])
 @pytest.mark.parametrize("rows", [0, 2])
-def test_step_logits_match_plain_layers(dtype, tolerance, heads, rows):
+def test_step_logits_match_plain_layers(dtype, tolerance, bits, heads, rows):
     """One step at position 40 of a random context, through fresh copies of the same cache, in either pair
-    of a cache's rows (the playing context and the one being built beside it)."""
+    of a cache's rows (the playing context and the one being built beside it). Quantized weights: the
+    kernel unpacks what MLX's quantized matmuls read."""
     model = random_model(dtype, heads=heads)
+    if bits:
+        quantize_decoder(model, bits)
+        assert cuda_decoder.weight_bits(model.decoder, dtype) == bits
     cross, mask = condition(model, COND_LEN, padded=True, guided=True)
     K, L = model.cfg.decoder.num_codebooks, 96
     context = mx.array(np.random.default_rng(2).integers(0, 2048, (1, K, 41)), mx.int32)
