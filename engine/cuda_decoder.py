@@ -369,9 +369,12 @@ SOURCE = r"""
   // Row b (a context's conditional or unconditional row at one position) writes and reads cache row
   // rows[3b] at position rows[3b + 1]; its cross-attention reads condition row rows[3b + 2].
   constexpr int WARPS = NB * NW;
-  constexpr int COLS_QKV = (3 * D + WARPS - 1) / WARPS > 4 ? 4 : (3 * D + WARPS - 1) / WARPS;
-  constexpr int COLS_D = (D + WARPS - 1) / WARPS > 4 ? 4 : (D + WARPS - 1) / WARPS;
-  constexpr int COLS_F = (F + WARPS - 1) / WARPS > 4 ? 4 : (F + WARPS - 1) / WARPS;
+  // columns per warp and pass; unpacking quantized weights takes registers, so fewer at once (512 threads
+  // leave each 128 registers)
+  constexpr int CMAX = QBITS ? 2 : 4;
+  constexpr int COLS_QKV = (3 * D + WARPS - 1) / WARPS > CMAX ? CMAX : (3 * D + WARPS - 1) / WARPS;
+  constexpr int COLS_D = (D + WARPS - 1) / WARPS > CMAX ? CMAX : (D + WARPS - 1) / WARPS;
+  constexpr int COLS_F = (F + WARPS - 1) / WARPS > CMAX ? CMAX : (F + WARPS - 1) / WARPS;
   constexpr int KEYS_STRIDE = MAX_LEN * HD;  // one (b, h) slab of the cache
 
   // 1. x → LN → q (kept) and k, v (into the cache at `position`)
