@@ -1,17 +1,19 @@
-"""The decoder's layers for one generation step (T = 1) on CUDA: one kernel per layer.
+"""The decoder's layers for one generation step (T = 1) on CUDA: one kernel for the whole step.
 
 MLX on CUDA spends ~20 µs of host time on every operation it dispatches, so a step built from ~13 MLX
-operations per layer is bound by dispatch, not by the GPU (bench/profile-h200.md). This kernel runs a whole
-layer — three layer norms, the q/k/v, output, cross-attention and feed-forward matmuls, both attentions
-and the KV-cache write — as phases separated by grid-wide barriers. One block per SM keeps every block
-resident, which the barriers need. Matrix-vector products (CFG batch ≤ 2 rows) read each weight once, in
-16-byte loads (plain, or MLX's 8/4-bit affine quantization unpacked as it is read: on a step bound by
-reading weights, fewer bytes is the lever); the attentions are split over keys across blocks and merged by the phase that reads them;
-the residual stream stays float32 inside the kernel.
+operations per layer is bound by dispatch, not by the GPU (bench/profile-h200.md); a kernel per layer still
+cost ~90 µs of host time each (its inputs). This kernel runs every layer — three layer norms, the q/k/v,
+output, cross-attention and feed-forward matmuls, both attentions and the KV-cache write — as phases
+separated by grid-wide barriers. One block per SM keeps every block resident, which the barriers need. The
+layers' weights are stacked over layers once (each layer's own arrays become views into the stacks, so they
+are held once). Matrix-vector products (CFG batch ≤ 2 rows) read each weight once, in 16-byte loads (plain,
+or MLX's 8/4-bit affine quantization unpacked as it is read: on a step bound by reading weights, fewer
+bytes is the lever); the attentions are split over keys across blocks and merged by the phase that reads
+them; the residual stream stays float32 inside the kernel.
 
-The KV cache is written in place (the cache array is the step's input and output), so the step costs no
-cache copy. Everything else — other backends, prefill (T > 1) — takes the plain MLX
-layers in musicgen.py, which stay the reference that tests compare with.
+The KV cache is written in place (the cache arrays are the step's inputs), so the step costs no cache copy.
+Everything else — other backends, prefill (T > 1) — takes the plain MLX layers in musicgen.py, which stay
+the reference that tests compare with.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
+import weakref
 from functools import lru_cache
 
 import mlx.core as mx
@@ -161,6 +164,14 @@ struct Weights {
   const T* biases;
   static constexpr int VEC = BITS ? 128 / BITS : 16 / sizeof(T);
   static constexpr int GROUP = 64;
+
+  // layer l's [N][K] matrix of a stack of them
+  template <typename P>
+  __device__ static Weights at(const P* w, const T* scales, const T* biases, int l, int N, int K) {
+    const size_t before = (size_t)l * N * K;
+    return {reinterpret_cast<const char*>(w) + before * (BITS ? BITS : 8 * sizeof(T)) / 8,
+            scales + (BITS ? before / GROUP : 0), biases + (BITS ? before / GROUP : 0)};
+  }
 
   __device__ __forceinline__ uint4 load(size_t n, int K, int k) const {
     return __ldg(reinterpret_cast<const uint4*>(static_cast<const char*>(w) + (n * K + k) * (BITS ? BITS : 8 * sizeof(T)) / 8));
@@ -365,7 +376,6 @@ SOURCE = r"""
   float* smem = reinterpret_cast<float*>(shared4);
   float* red = smem + B * (F > D + H * NSPLIT ? F : D + H * NSPLIT);  // after every staged vector
   unsigned int* bar = const_cast<unsigned int*>(barrier);
-  T* kv_cache = const_cast<T*>(cache);
   // Row b (a context's conditional or unconditional row at one position) writes and reads cache row
   // rows[3b] at position rows[3b + 1]; its cross-attention reads condition row rows[3b + 2].
   constexpr int WARPS = NB * NW;
@@ -376,58 +386,69 @@ SOURCE = r"""
   constexpr int COLS_D = (D + WARPS - 1) / WARPS > CMAX ? CMAX : (D + WARPS - 1) / WARPS;
   constexpr int COLS_F = (F + WARPS - 1) / WARPS > CMAX ? CMAX : (F + WARPS - 1) / WARPS;
   constexpr int KEYS_STRIDE = MAX_LEN * HD;  // one (b, h) slab of the cache
+  // The condition's length and mask are read at run time, so a longer prompt compiles nothing new.
+  const int cond = cross_0_shape[3], cond_rows = cross_0_shape[1];
+  // per layer: its cache and condition keys/values (one array each), then its slice of the stacked weights
+  CACHES
 
-  // 1. x → LN → q (kept) and k, v (into the cache at `position`)
-  layer_norm<T, B, D>(x, ln1_w, ln1_b, smem, red);
-  matvec<Wt, B, D, COLS_QKV>(Wt{w_qkv, s_qkv, b_qkv}, 3 * D, smem, [&](int b, int n, float y) {
-    const int which = n / D, c = n % D;
-    if (which == 0) {
-      q_buf[b * D + c] = y;
-    } else {
-      const int h = c / HD, d = c % HD;
-      put(kv_cache + (((size_t)(which - 1) * R + rows[3 * b]) * H + h) * KEYS_STRIDE + (size_t)rows[3 * b + 1] * HD + d,
-          y);
-    }
-  });
-  grid_barrier(bar);
-  // 2. self-attention of each row over its context's positions 0..its own (rows of one context at later
-  // positions in this pass read the keys the earlier ones wrote in phase 1)
-  attend<T, B, H, HD, NSPLIT>(q_buf, kv_cache, kv_cache + (size_t)R * H * KEYS_STRIDE, MAX_LEN,
-                              [&](int b) { return rows[3 * b]; }, [&](int b) { return rows[3 * b + 1] + 1; },
-                              nullptr, part, smem);
-  grid_barrier(bar);
-  // 3. x + out_proj(attention)
-  merge_attention<B, H, HD, NSPLIT>(part, smem);
-  matvec<Wt, B, D, COLS_D>(Wt{w_o, s_o, b_o}, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = x[b * D + n] + y; });
-  grid_barrier(bar);
-  if constexpr (CROSS) {
-    // 4. cross-attention to the condition (keys/values computed once per prompt)
-    layer_norm<T, B, D>(x_out, ln2_w, ln2_b, smem, red);
-    matvec<Wt, B, D, COLS_D>(Wt{w_q, s_q, b_q}, D, smem, [&](int b, int n, float y) { q_buf[b * D + n] = y; });
+  for (int l = 0; l < L; ++l) {
+    T* kv_cache = caches[l];
+    const float* x_in = l == 0 ? x : x_out;  // the residual stream: x_out from layer 1 on, updated in place
+    const Wt qkv = Wt::at(w_qkv, s_qkv, b_qkv, l, 3 * D, D), o = Wt::at(w_o, s_o, b_o, l, D, D),
+             q = Wt::at(w_q, s_q, b_q, l, D, D), co = Wt::at(w_co, s_co, b_co, l, D, D),
+             fc1 = Wt::at(w_fc1, s_fc1, b_fc1, l, F, D), fc2 = Wt::at(w_fc2, s_fc2, b_fc2, l, D, F);
+    if (l > 0) grid_barrier(bar);
+
+    // 1. x → LN → q (kept) and k, v (into the cache at `position`)
+    layer_norm<T, B, D>(x_in, ln1_w + l * D, ln1_b + l * D, smem, red);
+    matvec<Wt, B, D, COLS_QKV>(qkv, 3 * D, smem, [&](int b, int n, float y) {
+      const int which = n / D, c = n % D;
+      if (which == 0) {
+        q_buf[b * D + c] = y;
+      } else {
+        const int h = c / HD, d = c % HD;
+        put(kv_cache + (((size_t)(which - 1) * R + rows[3 * b]) * H + h) * KEYS_STRIDE + (size_t)rows[3 * b + 1] * HD + d,
+            y);
+      }
+    });
     grid_barrier(bar);
-    // The condition's length and mask are read at run time, so a longer prompt compiles nothing new.
-    const int cond = cross_kv_shape[3], cond_rows = cross_kv_shape[1];
-    attend<T, B, H, HD, NSPLIT>(q_buf, cross_kv, cross_kv + (size_t)cond_rows * H * cond * HD, cond,
-                                [&](int b) { return rows[3 * b + 2]; }, [&](int) { return cond; },
-                                cross_mask_ndim == 4 ? cross_mask : nullptr, part, smem);
+    // 2. self-attention of each row over its context's positions 0..its own (rows of one context at later
+    // positions in this pass read the keys the earlier ones wrote in phase 1)
+    attend<T, B, H, HD, NSPLIT>(q_buf, kv_cache, kv_cache + (size_t)R * H * KEYS_STRIDE, MAX_LEN,
+                                [&](int b) { return rows[3 * b]; }, [&](int b) { return rows[3 * b + 1] + 1; },
+                                nullptr, part, smem);
     grid_barrier(bar);
+    // 3. x + out_proj(attention)
     merge_attention<B, H, HD, NSPLIT>(part, smem);
-    matvec<Wt, B, D, COLS_D>(Wt{w_co, s_co, b_co}, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_out + b * D + n) + y; });
+    matvec<Wt, B, D, COLS_D>(o, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_in + b * D + n) + y; });
     grid_barrier(bar);
+    if constexpr (CROSS) {
+      // 4. cross-attention to the condition (keys/values computed once per prompt)
+      layer_norm<T, B, D>(x_out, ln2_w + l * D, ln2_b + l * D, smem, red);
+      matvec<Wt, B, D, COLS_D>(q, D, smem, [&](int b, int n, float y) { q_buf[b * D + n] = y; });
+      grid_barrier(bar);
+      attend<T, B, H, HD, NSPLIT>(q_buf, crosses[l], crosses[l] + (size_t)cond_rows * H * cond * HD, cond,
+                                  [&](int b) { return rows[3 * b + 2]; }, [&](int) { return cond; },
+                                  cross_mask_ndim == 4 ? cross_mask : nullptr, part, smem);
+      grid_barrier(bar);
+      merge_attention<B, H, HD, NSPLIT>(part, smem);
+      matvec<Wt, B, D, COLS_D>(co, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_out + b * D + n) + y; });
+      grid_barrier(bar);
+    }
+    // 5. feed-forward: x + fc2(gelu(fc1(LN(x))))
+    layer_norm<T, B, D>(x_out, ln3_w + l * D, ln3_b + l * D, smem, red);
+    matvec<Wt, B, D, COLS_F>(fc1, F, smem, [&](int b, int n, float y) {
+      h_buf[b * F + n] = 0.5f * y * (1.f + erff(y * 0.70710678118654752f));
+    });
+    grid_barrier(bar);
+    stage<B * F>(h_buf, smem);
+    matvec<Wt, B, F, COLS_D>(fc2, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_out + b * D + n) + y; });
   }
-  // 5. feed-forward: x + fc2(gelu(fc1(LN(x))))
-  layer_norm<T, B, D>(x_out, ln3_w, ln3_b, smem, red);
-  matvec<Wt, B, D, COLS_F>(Wt{w_fc1, s_fc1, b_fc1}, F, smem, [&](int b, int n, float y) {
-    h_buf[b * F + n] = 0.5f * y * (1.f + erff(y * 0.70710678118654752f));
-  });
-  grid_barrier(bar);
-  stage<B * F>(h_buf, smem);
-  matvec<Wt, B, F, COLS_D>(Wt{w_fc2, s_fc2, b_fc2}, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_out + b * D + n) + y; });
 """
 
+NORMS = ["ln1_w", "ln1_b", "ln2_w", "ln2_b", "ln3_w", "ln3_b"]
 LINEARS = ["qkv", "o", "q", "co", "fc1", "fc2"]  # each as w_, s_ (scales) and b_ (biases): see `Weights`
-INPUTS = ["x", "rows", "barrier", "ln1_w", "ln1_b", "cache", "ln2_w", "ln2_b", "cross_kv", "cross_mask", "ln3_w",
-          "ln3_b"] + [f"{part}_{name}" for name in LINEARS for part in "wsb"]
+STACKED = NORMS + [f"{part}_{name}" for name in LINEARS for part in "wsb"]  # [layers, ...] each
 OUTPUTS = ["x_out", "q_buf", "part", "h_buf"]
 
 
@@ -448,9 +469,17 @@ def device_limits() -> tuple[int, int]:
 
 
 @lru_cache(maxsize=8)
-def _kernel(shared: int):
-    return mx.fast.cuda_kernel(name="musicgen_layer", input_names=INPUTS, output_names=OUTPUTS,
-                               source=SOURCE, header=HEADER, shared_memory=shared)
+def _kernel(shared: int, layers: int):
+    """The step's kernel for `layers` layers: each layer's cache and condition come as inputs of their own
+    (the frame generator swaps them per context), gathered into arrays the loop indexes."""
+    caches = ", ".join(f"const_cast<T*>(cache_{i})" for i in range(layers))
+    crosses = ", ".join(f"cross_{i}" for i in range(layers))
+    source = SOURCE.replace("CACHES", f"T* const caches[] = {{{caches}}};\n  const T* const crosses[] = {{{crosses}}};")
+    inputs = (["x", "rows", "barrier", "cross_mask"] + STACKED + [f"cache_{i}" for i in range(layers)]
+              + [f"cross_{i}" for i in range(layers)])
+    return mx.fast.cuda_kernel(name=f"musicgen_step_{layers}", input_names=inputs, output_names=OUTPUTS,
+                               source=source.replace("for (int l = 0; l < L;", f"for (int l = 0; l < {layers};"),
+                               header=HEADER, shared_memory=shared)
 
 
 @lru_cache(maxsize=8)
@@ -519,11 +548,51 @@ def max_rows(decoder, max_len: int) -> int:
     return rows
 
 
+def _stacked(decoder) -> list[mx.array]:
+    """The layers' norms and linear weights as the kernel reads them, in STACKED's order, each stacked over
+    layers [L, ...]. Made once per decoder: each layer's own arrays then become views into the stacks, so
+    the weights are held once and the plain layers read the same memory. Melody models have no
+    cross-attention: its inputs get stand-ins of the right types, never read."""
+    layers = decoder.layers
+    known = _STACKS.get(id(decoder))
+    if known is not None and known[0] is layers[0].fc1.weight and known[1] is layers[-1].fc2.weight:
+        return known[2]
+
+    def parts(layer) -> list[tuple[nn.Module, str]]:
+        cross = "encoder_attn" in layer
+        norms = [layer.self_attn_layer_norm, layer.encoder_attn_layer_norm if cross else layer.final_layer_norm,
+                 layer.final_layer_norm]
+        linears = [layer.self_attn.qkv_proj, layer.self_attn.out_proj, layer.encoder_attn.q_proj if cross else layer.fc1,
+                   layer.encoder_attn.out_proj if cross else layer.fc1, layer.fc1, layer.fc2]  # LINEARS' order
+        # plain weights stand in for the scales and biases they do not have
+        return ([(norm, name) for norm in norms for name in ("weight", "bias")]
+                + [(linear, name if name in linear else "weight") for linear in linears
+                   for name in ("weight", "scales", "biases")])
+
+    per_layer = [parts(layer) for layer in layers]
+    stacks, made = [], {}  # a stand-in shares the stack of what it stands in for
+    for j, (module, name) in enumerate(per_layer[0]):
+        if (id(module), name) not in made:
+            made[id(module), name] = mx.stack([getattr(*layer_parts[j]) for layer_parts in per_layer])
+            mx.eval(made[id(module), name])
+            views = mx.split(made[id(module), name], len(layers))  # views (an integer index would copy)
+            for layer_parts, view in zip(per_layer, views):  # the layer's own array is freed
+                setattr(*layer_parts[j], view.squeeze(0))
+        stacks.append(made[id(module), name])
+    mx.eval([getattr(*part) for layer_parts in per_layer for part in layer_parts])
+    _STACKS[id(decoder)] = (layers[0].fc1.weight, layers[-1].fc2.weight, stacks)
+    weakref.finalize(decoder, _STACKS.pop, id(decoder), None)
+    return stacks
+
+
+_STACKS: dict[int, tuple] = {}  # id(decoder) → (two of its weights, to see it unchanged; the stacks)
+
+
 def layers(decoder, x: mx.array, spans: list, cache: list, cross: list | None,
            cross_mask: mx.array | None) -> mx.array:
-    """All decoder layers for x [batch, T, D]: the spans' positions side by side, one kernel per layer over
-    batch × T rows, each writing its keys and values into its context's cache rows at its position, in
-    place. The cache holds [2, rows, heads, max_len, head_dim]; `cross` the condition's keys/values per layer."""
+    """All decoder layers for x [batch, T, D], one kernel: the spans' positions side by side, batch × T
+    rows, each writing its keys and values into its context's cache rows at its position, in place. The
+    cache holds [2, rows, heads, max_len, head_dim] per layer; `cross` the condition's keys/values per layer."""
     cfg = decoder.cfg
     batch, length, dim = x.shape
     rows = batch * length
@@ -542,20 +611,10 @@ def layers(decoder, x: mx.array, spans: list, cache: list, cross: list | None,
     table = mx.stack([first_rows[None] + branch, mx.broadcast_to(positions[None], (batch, length)),
                       mx.broadcast_to(branch, (batch, length))], axis=-1).reshape(rows, 3).astype(mx.int32)
     barrier, no_mask = _constants(threading.get_ident())
-    kernel = _kernel(shared)
-    h = x.reshape(rows, dim).astype(mx.float32)
-    for i, layer in enumerate(decoder.layers):
-        # Melody models have no cross-attention: its inputs get stand-ins of the right types, never read.
-        attn = layer.encoder_attn if cross is not None else None
-        norm = layer.encoder_attn_layer_norm if attn else layer.final_layer_norm
-        linears = [layer.self_attn.qkv_proj, layer.self_attn.out_proj, attn.q_proj if attn else layer.fc1,
-                   attn.out_proj if attn else layer.fc1, layer.fc1, layer.fc2]  # in LINEARS' order
-        inputs = [h, table, barrier, layer.self_attn_layer_norm.weight, layer.self_attn_layer_norm.bias, cache[i],
-                  norm.weight, norm.bias, cross[i] if attn else cache[i], no_mask if cross_mask is None else cross_mask,
-                  layer.final_layer_norm.weight, layer.final_layer_norm.bias]
-        for linear in linears:  # plain weights stand in for the scales and biases they do not have
-            inputs += [linear.weight, getattr(linear, "scales", linear.weight), getattr(linear, "biases", linear.weight)]
-        h = kernel(inputs=inputs, template=template, grid=(blocks * THREADS, 1, 1), threadgroup=(THREADS, 1, 1),
-                   output_shapes=[(rows, dim), (rows, dim), (rows * heads * nsplit * (head_dim + 2),), (rows, ffn)],
-                   output_dtypes=[mx.float32] * 4)[0]
+    inputs = ([x.reshape(rows, dim).astype(mx.float32), table, barrier, no_mask if cross_mask is None else cross_mask]
+              + _stacked(decoder) + list(cache) + list(cross if cross is not None else cache))
+    h = _kernel(shared, len(decoder.layers))(
+        inputs=inputs, template=template, grid=(blocks * THREADS, 1, 1), threadgroup=(THREADS, 1, 1),
+        output_shapes=[(rows, dim), (rows, dim), (rows * heads * nsplit * (head_dim + 2),), (rows, ffn)],
+        output_dtypes=[mx.float32] * 4)[0]
     return h.astype(dtype).reshape(batch, length, dim)

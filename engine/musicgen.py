@@ -160,7 +160,7 @@ class Decoder(nn.Module):
         positions = mx.concatenate([span.positions for span in spans]) if len(spans) > 1 else spans[0].positions
         max_len = cache[0].shape[3]
         x = x + sinusoids(max(self.cfg.max_position_embeddings, max_len), self.cfg.hidden_size)[positions].astype(x.dtype)
-        if cuda_decoder.fits(self, x, cache, cross):  # a kernel per layer, cache written in place
+        if cuda_decoder.fits(self, x, cache, cross):  # one kernel for all layers, cache written in place
             return cuda_decoder.layers(self, x, spans, cache, cross, cross_mask), cache
         new_cache = []
         for i, (layer, kv_cache) in enumerate(zip(self.layers, cache)):
