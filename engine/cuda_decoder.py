@@ -379,9 +379,9 @@ SOURCE = r"""
   // Row b (a context's conditional or unconditional row at one position) writes and reads cache row
   // rows[3b] at position rows[3b + 1]; its cross-attention reads condition row rows[3b + 2].
   constexpr int WARPS = NB * NW;
-  // columns per warp and pass; unpacking quantized weights takes registers, so fewer at once (512 threads
-  // leave each 128 registers)
-  constexpr int CMAX = QBITS ? 2 : 4;
+  // columns per warp and pass; unpacking quantized weights and many rows' sums take registers, so fewer
+  // at once there (512 threads leave each 128 registers)
+  constexpr int CMAX = QBITS || B > 8 ? 2 : 4;
   constexpr int COLS_QKV = (3 * D + WARPS - 1) / WARPS > CMAX ? CMAX : (3 * D + WARPS - 1) / WARPS;
   constexpr int COLS_D = (D + WARPS - 1) / WARPS > CMAX ? CMAX : (D + WARPS - 1) / WARPS;
   constexpr int COLS_F = (F + WARPS - 1) / WARPS > CMAX ? CMAX : (F + WARPS - 1) / WARPS;
@@ -394,14 +394,11 @@ SOURCE = r"""
   for (int l = 0; l < L; ++l) {
     T* kv_cache = caches[l];
     const float* x_in = l == 0 ? x : x_out;  // the residual stream: x_out from layer 1 on, updated in place
-    const Wt qkv = Wt::at(w_qkv, s_qkv, b_qkv, l, 3 * D, D), o = Wt::at(w_o, s_o, b_o, l, D, D),
-             q = Wt::at(w_q, s_q, b_q, l, D, D), co = Wt::at(w_co, s_co, b_co, l, D, D),
-             fc1 = Wt::at(w_fc1, s_fc1, b_fc1, l, F, D), fc2 = Wt::at(w_fc2, s_fc2, b_fc2, l, D, F);
     if (l > 0) grid_barrier(bar);
 
     // 1. x → LN → q (kept) and k, v (into the cache at `position`)
     layer_norm<T, B, D>(x_in, ln1_w + l * D, ln1_b + l * D, smem, red);
-    matvec<Wt, B, D, COLS_QKV>(qkv, 3 * D, smem, [&](int b, int n, float y) {
+    matvec<Wt, B, D, COLS_QKV>(Wt::at(w_qkv, s_qkv, b_qkv, l, 3 * D, D), 3 * D, smem, [&](int b, int n, float y) {
       const int which = n / D, c = n % D;
       if (which == 0) {
         q_buf[b * D + c] = y;
@@ -420,29 +417,29 @@ SOURCE = r"""
     grid_barrier(bar);
     // 3. x + out_proj(attention)
     merge_attention<B, H, HD, NSPLIT>(part, smem);
-    matvec<Wt, B, D, COLS_D>(o, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_in + b * D + n) + y; });
+    matvec<Wt, B, D, COLS_D>(Wt::at(w_o, s_o, b_o, l, D, D), D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_in + b * D + n) + y; });
     grid_barrier(bar);
     if constexpr (CROSS) {
       // 4. cross-attention to the condition (keys/values computed once per prompt)
       layer_norm<T, B, D>(x_out, ln2_w + l * D, ln2_b + l * D, smem, red);
-      matvec<Wt, B, D, COLS_D>(q, D, smem, [&](int b, int n, float y) { q_buf[b * D + n] = y; });
+      matvec<Wt, B, D, COLS_D>(Wt::at(w_q, s_q, b_q, l, D, D), D, smem, [&](int b, int n, float y) { q_buf[b * D + n] = y; });
       grid_barrier(bar);
       attend<T, B, H, HD, NSPLIT>(q_buf, crosses[l], crosses[l] + (size_t)cond_rows * H * cond * HD, cond,
                                   [&](int b) { return rows[3 * b + 2]; }, [&](int) { return cond; },
                                   cross_mask_ndim == 4 ? cross_mask : nullptr, part, smem);
       grid_barrier(bar);
       merge_attention<B, H, HD, NSPLIT>(part, smem);
-      matvec<Wt, B, D, COLS_D>(co, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_out + b * D + n) + y; });
+      matvec<Wt, B, D, COLS_D>(Wt::at(w_co, s_co, b_co, l, D, D), D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_out + b * D + n) + y; });
       grid_barrier(bar);
     }
     // 5. feed-forward: x + fc2(gelu(fc1(LN(x))))
     layer_norm<T, B, D>(x_out, ln3_w + l * D, ln3_b + l * D, smem, red);
-    matvec<Wt, B, D, COLS_F>(fc1, F, smem, [&](int b, int n, float y) {
+    matvec<Wt, B, D, COLS_F>(Wt::at(w_fc1, s_fc1, b_fc1, l, F, D), F, smem, [&](int b, int n, float y) {
       h_buf[b * F + n] = 0.5f * y * (1.f + erff(y * 0.70710678118654752f));
     });
     grid_barrier(bar);
     stage<B * F>(h_buf, smem);
-    matvec<Wt, B, F, COLS_D>(fc2, D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_out + b * D + n) + y; });
+    matvec<Wt, B, F, COLS_D>(Wt::at(w_fc2, s_fc2, b_fc2, l, D, F), D, smem, [&](int b, int n, float y) { x_out[b * D + n] = __ldcg(x_out + b * D + n) + y; });
   }
 """
 
