@@ -33,6 +33,10 @@ THREADS = 512  # per block: 16 warps, to keep enough weight loads in flight per 
 MAX_ROWS = 16  # rows a launch may carry: each row holds accumulators in registers (512 threads share 64K)
 
 HEADER = f"#define NT {THREADS}\n#define NW {THREADS // 32}\n" + r"""#define NEG_INF (-__int_as_float(0x7f800000))
+// MLX writes the kernel's signature after this header; its launch bounds tell the compiler that NT
+// threads must fit one SM (at most 128 registers each at 512), or the launch fails for want of registers.
+#undef __global__
+#define __global__ __attribute__((global)) __launch_bounds__(NT, 1)
 
 __device__ __forceinline__ float tof(float v) { return v; }
 __device__ __forceinline__ float tof(__half v) { return __half2float(v); }
