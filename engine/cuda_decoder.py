@@ -180,7 +180,7 @@ struct Weights {
   __device__ __forceinline__ uint4 load(size_t n, int K, int k) const {
     return __ldg(reinterpret_cast<const uint4*>(static_cast<const char*>(w) + (n * K + k) * (BITS ? BITS : 8 * sizeof(T)) / 8));
   }
-  // w · x over one load; (scale, bias) of its group, read once per load and shared by every row of x
+  // (scale, bias) of the group a load lies in, read once per load and shared by every row of x
   __device__ __forceinline__ void group(size_t n, int K, int k, float& scale, float& bias) const {
     if constexpr (BITS) {
       const size_t g = (n * K + k) / GROUP;
@@ -191,19 +191,24 @@ struct Weights {
       bias = 0.f;
     }
   }
-  __device__ __forceinline__ float dot(const uint4& raw, float scale, float bias, const float* x) const {
-    float s = 0.f;
+  // the 4 weights from e on (e % 4 == 0) of one load, times x
+  __device__ __forceinline__ static float dot4(const uint4& raw, int e, const float4& x) {
     if constexpr (BITS == 0) {
-      const T* v = reinterpret_cast<const T*>(&raw);
-#pragma unroll
-      for (int e = 0; e < VEC; e += 4) {
-        const float4 xv = *reinterpret_cast<const float4*>(x + e);
-        s += tof(v[e]) * xv.x + tof(v[e + 1]) * xv.y + tof(v[e + 2]) * xv.z + tof(v[e + 3]) * xv.w;
-      }
-      return s;
+      const T* v = reinterpret_cast<const T*>(&raw) + e;
+      return tof(v[0]) * x.x + tof(v[1]) * x.y + tof(v[2]) * x.z + tof(v[3]) * x.w;
     } else {
       constexpr int PER_WORD = 32 / BITS, MASK = (1 << BITS) - 1;
       const unsigned int words[4] = {raw.x, raw.y, raw.z, raw.w};
+      const unsigned int word = words[e / PER_WORD] >> (BITS * (e % PER_WORD));
+      return (float)(word & MASK) * x.x + (float)((word >> BITS) & MASK) * x.y +
+             (float)((word >> 2 * BITS) & MASK) * x.z + (float)((word >> 3 * BITS) & MASK) * x.w;
+    }
+  }
+  // a load's sum of q · x → its sum of w · x, given the sum of its x
+  __device__ __forceinline__ static float finish(float sum, float scale, float bias, float x_sum) {
+    return BITS ? scale * sum + bias * x_sum : sum;
+  }
+};
       float xs = 0.f;
 #pragma unroll
       for (int e = 0; e < VEC; e += 4) {
@@ -247,9 +252,20 @@ __device__ void matvec(const W& weights, int N, const float* in, Emit emit) {
         weights.group(rows[c], K, k, scale[c], bias[c]);
       }
 #pragma unroll
-      for (int b = 0; b < B; ++b)
+      for (int b = 0; b < B; ++b) {  // each input read once for all COLS columns
+        float part[COLS], x_sum = 0.f;
 #pragma unroll
-        for (int c = 0; c < COLS; ++c) acc[c][b] += weights.dot(raw[c], scale[c], bias[c], in + b * K + k);
+        for (int c = 0; c < COLS; ++c) part[c] = 0.f;
+#pragma unroll
+        for (int e = 0; e < VEC; e += 4) {
+          const float4 x = *reinterpret_cast<const float4*>(in + b * K + k + e);
+          x_sum += x.x + x.y + x.z + x.w;  // quantized weights only; dropped by the compiler otherwise
+#pragma unroll
+          for (int c = 0; c < COLS; ++c) part[c] += W::dot4(raw[c], e, x);
+        }
+#pragma unroll
+        for (int c = 0; c < COLS; ++c) acc[c][b] += W::finish(part[c], scale[c], bias[c], x_sum);
+      }
     }
 #pragma unroll
     for (int c = 0; c < COLS; ++c)
