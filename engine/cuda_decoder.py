@@ -209,19 +209,6 @@ struct Weights {
     return BITS ? scale * sum + bias * x_sum : sum;
   }
 };
-      float xs = 0.f;
-#pragma unroll
-      for (int e = 0; e < VEC; e += 4) {
-        const float4 xv = *reinterpret_cast<const float4*>(x + e);
-        const unsigned int word = words[e / PER_WORD] >> (BITS * (e % PER_WORD));
-        s += (float)(word & MASK) * xv.x + (float)((word >> BITS) & MASK) * xv.y +
-             (float)((word >> 2 * BITS) & MASK) * xv.z + (float)((word >> 3 * BITS) & MASK) * xv.w;
-        xs += xv.x + xv.y + xv.z + xv.w;
-      }
-      return scale * s + bias * xs;
-    }
-  }
-};
 
 // y[b][n] = in[b] · W[n] for n < N (W [N][K], in: shared [B][K]). Warp w takes columns w, w + nwarps, …
 // COLS at a time, lanes striding over K in 16-byte loads, so that every weight load of a phase is in
