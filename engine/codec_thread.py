@@ -4,8 +4,9 @@ loop makes chunk N + 1, so a frame costs the slower of the two, not their sum.
 A streaming codec call is small, so on a GPU backend its cost is the host's: building and dispatching its
 operations (~1 ms on MLX-CUDA), then waiting for them. Run inline, that came on top of every decoder step
 (bench/bench.py, H200: +45–84 % per frame at one frame per call). MLX releases the interpreter lock while
-it evaluates, so the two threads' host work and the two streams' kernels overlap. Chunks come out in the
-order they went in, each decoded once by the same StreamingDecoder, so the audio is the same as inline.
+it evaluates, so the two threads' host work and the two streams' kernels overlap. Chunks that queue up
+while a call runs are decoded together in the next (a call's cost hardly grows with its frames). Chunks
+come out in the order they went in, decoded by one StreamingDecoder, so the audio is the same as inline.
 """
 
 from __future__ import annotations
@@ -51,13 +52,32 @@ class CodecThread:
         return item
 
     def _run(self) -> None:
+        decoded = 0  # frames decoded so far
         while (codes := self._todo.get()) is not None:
+            # Chunks that queued up meanwhile are decoded in the same call (a call's cost is mostly fixed),
+            # then handed out one by one: the codec's output does not depend on how frames are grouped.
+            chunks, closing = [codes], False
+            while not self._todo.empty() and not closing:
+                more = self._todo.get()
+                closing = more is None
+                if not closing:
+                    chunks.append(more)
             try:
+                codes = chunks[0] if len(chunks) == 1 else mx.concatenate(chunks, axis=-1)
                 # stereo interleaves the channels' codebooks: decode left and right as a batch of two
                 channels = mx.concatenate([codes[:, c :: self.channels] for c in range(self.channels)])
-                self._done.put((np.array(self.codec(channels).T.astype(mx.float32)), codes))
+                audio, offset = np.array(self.codec(channels).T.astype(mx.float32)), 0
+                for chunk in chunks:  # each chunk's share: what the codec gives out once its frames are in
+                    before = self.samples_after(decoded)
+                    decoded += chunk.shape[-1]
+                    size = self.samples_after(decoded) - before
+                    self._done.put((audio[offset : offset + size], chunk))
+                    offset += size
             except Exception as e:  # noqa: BLE001 - handed to the frame loop, which raises it
-                self._done.put(e)
+                for _ in chunks:
+                    self._done.put(e)
+            if closing:
+                return
 
     def close(self) -> None:
         """Finish what was submitted and stop (the process may exit only once no thread is inside MLX)."""

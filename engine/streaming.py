@@ -556,9 +556,10 @@ class StreamingEngine:
     def _warm_up_codec(self) -> None:
         """The codec's first calls build kernels for their shapes: do that now, not on the first frames."""
         scratch = StreamingDecoder(self.loaded.model.audio_encoder)  # on this thread: kernels are shared
-        codes = mx.zeros((self.channels, self.generator.num_codebooks // self.channels, self.chunk_frames), mx.int32)
-        for _ in range(8):
-            mx.eval(scratch(codes))
+        # a call decodes one chunk, or up to all that the codec may hold at once (see CodecThread)
+        for chunks in [1] * 6 + list(range(2, self.CODEC_LAG + 2)):
+            shape = (self.channels, self.generator.num_codebooks // self.channels, chunks * self.chunk_frames)
+            mx.eval(scratch(mx.zeros(shape, mx.int32)))
 
     def _emit(self, audio: np.ndarray, codes: mx.array | None, target: int | None) -> None:
         if codes is not None and self.codes_path:
