@@ -58,11 +58,12 @@ class Capture:
 
     def follow(self, stop: threading.Event) -> None:
         """Connect the first output ports of another client (not the server's) as soon as they appear."""
+        outputs = lambda: [p for p in self.client.get_ports(is_output=True, is_audio=True)  # noqa: E731
+                           if not p.name.startswith(("system:", "mg-capture:"))]
         while not stop.is_set():
-            ports = [p for p in self.client.get_ports(is_output=True, is_audio=True)
-                     if not p.name.startswith(("system:", "mg-capture:"))]
-            if ports:
-                for port, target in zip(ports[:2], self.inputs):
+            if outputs():
+                time.sleep(0.05)  # a client registers its ports one by one: let the second appear too
+                for port, target in zip(outputs()[:2], self.inputs):
                     self.client.connect(port, target)
                 return
             time.sleep(0.005)
