@@ -168,17 +168,18 @@ struct Weights {
   const T* biases;
   static constexpr int VEC = BITS ? 128 / BITS : 16 / sizeof(T);
   static constexpr int GROUP = 64;
+  static constexpr int BITS_PER_WEIGHT = BITS ? BITS : 8 * sizeof(T);
 
   // layer l's [N][K] matrix of a stack of them
   template <typename P>
   __device__ static Weights at(const P* w, const T* scales, const T* biases, int l, int N, int K) {
     const size_t before = (size_t)l * N * K;
-    return {reinterpret_cast<const char*>(w) + before * (BITS ? BITS : 8 * sizeof(T)) / 8,
+    return {reinterpret_cast<const char*>(w) + before * BITS_PER_WEIGHT / 8,
             scales + (BITS ? before / GROUP : 0), biases + (BITS ? before / GROUP : 0)};
   }
 
   __device__ __forceinline__ uint4 load(size_t n, int K, int k) const {
-    return __ldg(reinterpret_cast<const uint4*>(static_cast<const char*>(w) + (n * K + k) * (BITS ? BITS : 8 * sizeof(T)) / 8));
+    return __ldg(reinterpret_cast<const uint4*>(static_cast<const char*>(w) + (n * K + k) * BITS_PER_WEIGHT / 8));
   }
   // (scale, bias) of the group a load lies in, read once per load and shared by every row of x
   __device__ __forceinline__ void group(size_t n, int K, int k, float& scale, float& bias) const {
@@ -481,8 +482,7 @@ def _kernel(shared: int, layers: int):
     source = SOURCE.replace("CACHES", f"T* const caches[] = {{{caches}}};\n  const T* const crosses[] = {{{crosses}}};")
     inputs = (["x", "rows", "barrier", "cross_mask"] + STACKED + [f"cache_{i}" for i in range(layers)]
               + [f"cross_{i}" for i in range(layers)])
-    return mx.fast.cuda_kernel(name=f"musicgen_step_{layers}", input_names=inputs, output_names=OUTPUTS,
-                               source=source.replace("for (int l = 0; l < L;", f"for (int l = 0; l < {layers};"),
+    return mx.fast.cuda_kernel(name="musicgen_step", input_names=inputs, output_names=OUTPUTS, source=source,
                                header=HEADER, shared_memory=shared)
 
 
@@ -607,7 +607,7 @@ def layers(decoder, x: mx.array, spans: list, cache: list, cross: list | None,
     dtype = x.dtype
     template = [("T", dtype), ("B", rows), ("R", cache[0].shape[1]), ("H", heads), ("HD", head_dim), ("F", ffn),
                 ("MAX_LEN", max_len), ("NSPLIT", nsplit), ("NB", blocks), ("CROSS", cross is not None),
-                ("QBITS", weight_bits(decoder, dtype))]
+                ("QBITS", weight_bits(decoder, dtype)), ("L", len(decoder.layers))]
     # per row (branch-major, as x lays them out): cache row, position, condition row
     first_rows = mx.array([span.rows for span in spans for _ in range(span.length)], mx.int32)
     positions = mx.concatenate([span.positions for span in spans]) if len(spans) > 1 else spans[0].positions
