@@ -36,7 +36,7 @@ def main() -> int:
         wall, host = bench.step_times(model, 200, 20)
         print(f"{wall:.2f}" + (f" (host dispatch {host:.2f})" if sys.argv[2] == "full" else ""))
         return 0
-    print(f"| {size} fp16 fused, {cuda_decoder.device_limits()[0]} blocks | ms/step |\n|---|---|")
+    print(f"| {size} fp16 fused, {cuda_decoder.step_blocks()} blocks | ms/step |\n|---|---|")
     for name in EDITS:
         out = subprocess.run([sys.executable, __file__, size, name], capture_output=True, text=True)
         result = out.stdout.strip().splitlines()[-1] if out.returncode == 0 else f"failed: {out.stderr[-300:]}"

@@ -87,7 +87,7 @@ class Driver:
         return None  # a malformed packet
 
     def run(self) -> None:
-        while not self.stop.is_set():
+        while self.rate[1] > 0 and not self.stop.is_set():
             message = self.message()
             if message is None:
                 self.raw.sendto(bytes(self.rng.getrandbits(8) for _ in range(self.rng.randint(1, 40))),
@@ -105,7 +105,8 @@ def main() -> int:
     parser.add_argument("--dtype", default=None, help="default: float16 on a GPU, float32 on a CPU")
     parser.add_argument("--minutes", type=float, default=3.0)
     parser.add_argument("--buffer-ms", type=float, default=100.0, help="the adaptive buffer's ceiling")
-    parser.add_argument("--rate", default="10,30", help="OSC messages per second: low,high")
+    parser.add_argument("--rate", default="10,30", help="OSC messages per second: low,high (0,0: none, to see what "
+                                                         "re-primes alone cost)")
     args = parser.parse_args()
     started = time.monotonic()
     dtype = args.dtype or ("float16" if mx.default_device() == mx.gpu else "float32")

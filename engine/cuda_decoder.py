@@ -4,7 +4,10 @@ MLX on CUDA spends ~20 µs of host time on every operation it dispatches, so a s
 operations per layer is bound by dispatch, not by the GPU (bench/profile-h200.md); a kernel per layer still
 cost ~90 µs of host time each (its inputs). This kernel runs every layer — three layer norms, the q/k/v,
 output, cross-attention and feed-forward matmuls, both attentions and the KV-cache write — as phases
-separated by grid-wide barriers. One block per SM keeps every block resident, which the barriers need. The
+separated by grid-wide barriers. One block per SM keeps every block resident, which the barriers need; one
+SM in 32 is left to the other streams (the codec's thread, a new prompt's T5), whose kernels would
+otherwise wait for the whole step (streaming small, H200: +9 % over the step alone with every SM, +3 %
+with 4 of 132 left: bench/probe_realtime.py spare). The
 layers' weights are stacked over layers once (each layer's own arrays become views into the stacks, so they
 are held once). Matrix-vector products (CFG batch ≤ 2 rows) read each weight once, in 16-byte loads (plain,
 or MLX's 8/4-bit affine quantization unpacked as it is read: on a step bound by reading weights, fewer
@@ -473,6 +476,11 @@ def device_limits() -> tuple[int, int]:
         return 32, 48 * 1024
 
 
+def step_blocks() -> int:
+    """The step kernel's blocks: one per SM, but one SM in 32 left to other streams' kernels."""
+    return device_limits()[0] - device_limits()[0] // 32
+
+
 @lru_cache(maxsize=8)
 def _kernel(shared: int, layers: int):
     """The step's kernel for `layers` layers: each layer's cache and condition come as inputs of their own
@@ -528,7 +536,7 @@ def launch_shape(decoder, batch: int, max_len: int) -> tuple[int, int, int]:
     or an attention range's scores (the condition is never longer than the cache: see `fits`)."""
     cfg = decoder.cfg
     heads, dim = cfg.num_attention_heads, cfg.hidden_size
-    blocks = device_limits()[0]
+    blocks = step_blocks()
     nsplit = max(1, blocks // (batch * heads))
     keys_per_split = -(-max_len // nsplit)
     floats = max(batch * max(cfg.ffn_dim, dim + heads * nsplit), dim // heads + 32 + THREADS + keys_per_split) + 32

@@ -1,11 +1,12 @@
 """The stream of complete code frames, endless or finite, from decoder contexts stepped together.
 
 MusicGen's decoder sees at most 30 s (`horizon` frames) per context. Before one fills, the next context —
-the last `window` frames as its prompt, for melody models its own prefix — is built beside it, `catch_up`
+the last `window` frames as its prompt, for melody models its own prefix — is built beside it, a few
 positions per decoder pass, in the same batched pass as the playing context, and starts sampling at the
-very step its first frame is due. No frame ever waits for a re-prime: the work is spread over a few dozen
-passes, each barely longer than a plain step. A reset (start over from nothing) and a melody model's new
-prefix go the same way.
+very step its first frame is due. No frame ever waits for a re-prime. A re-prime is known long before it
+is due, so its context starts early and gains one position per pass (`GENTLE_CATCH_UP`): each pass is
+barely longer than a plain step. A reset (start over from nothing) and a melody model's new prefix are
+not foreseen: they go the same way at the backend's `catch_up` positions per pass, to take effect sooner.
 
 Every decision here is taken by counting frames and steps, never by timing, so live play, offline
 generation and a replayed performance give the same tokens.
@@ -30,15 +31,20 @@ from .musicgen import MusicGen, Span
 HORIZON_FRAMES = 1500  # the decoder's trained context: 30 s at 50 frames/s
 MIN_NEW_FRAMES = 250  # a context always leaves 5 s for new music after its prompt (caps the window)
 PREFILL_CHUNK = 128  # positions per pass when a context opens before the stream starts
+# A re-prime's context processes 2 positions per pass (one more than the stream advances): on an H200 a
+# pass with it costs 1.4× a plain step (medium), against 7× for a pass that no longer fits the fused
+# kernel (bench/probe_realtime.py catchup); on a CPU 1.6× against 2.5× at 4 positions.
+GENTLE_CATCH_UP = 2
 MARGIN_STEPS = 4  # a context catching up is ready this many steps before it must sample
 PREFIX_LEAD = 8  # melody models: steps between asking for a new context's prefix and reading it
 PAD, TRASH = -(1 << 40), -(1 << 40) - 1  # frame numbers that mean "the pad token" and "write nowhere"
 
 
 def default_catch_up(decoder, batch: int, max_len: int) -> int:
-    """Positions a new context processes per pass while it catches up. A pass over 16 positions costs a
-    GPU about what one costs (the weights are read once either way); the CPU backend pays per position;
-    on CUDA the fused layers hold as many rows as their shared memory allows (at least 2 positions)."""
+    """Positions a new context that was not foreseen (a reset, a new prefix) processes per pass while it
+    catches up. A GPU reads the weights once however many positions a pass holds, so up to 16; on CUDA
+    as many as the fused kernel's shared memory holds (a pass beyond that takes the MLX layers, several
+    times slower); the CPU backend pays per position."""
     if cuda_decoder.usable(decoder, decoder.layer_norm.weight.dtype):
         return max(2, min(16, cuda_decoder.max_rows(decoder, max_len) // batch - 1))
     return 16 if mx.default_device() == mx.gpu else 4
@@ -59,6 +65,7 @@ class Context:
     position: int = 0  # cache positions computed so far
     last: mx.array | None = None  # its latest sampled tokens [1, K]: its next input
     created: int = 0  # the step it was created at
+    catch_up: int = GENTLE_CATCH_UP  # positions per pass while it catches up
 
     @property
     def width(self) -> int:
@@ -222,36 +229,40 @@ class FrameGenerator:
             self._run([(context, length, length)], compiled=False)
         self.steps += 1  # counted as one step, however many passes the prompt took
 
-    def _successor_due(self, live: Context) -> tuple[int, int] | None:
-        """(owns_from, width) of the context that must be growing beside `live` now, or None.
+    def _successor_due(self, live: Context) -> tuple[int, int, int] | None:
+        """(owns_from, width, catch-up) of the context that must be growing beside `live` now, or None.
 
-        A context of `width` prompt frames is ready `lead(width)` steps after it starts. A re-prime starts
-        its successor that many steps before `live` is full; a request (reset, new prefix) as soon as it
-        comes. When fewer steps are left than the window needs (the window grew late, a request near the
-        end), the successor keeps what can be built in time: a frame never waits for more passes."""
+        A context of `width` prompt frames is ready `lead(width, catch_up)` steps after it starts. A
+        re-prime starts its successor that many steps before `live` is full, gently (one position gained
+        per pass) when it can start at that point, else at the backend's pace; a request (reset, new
+        prefix) as soon as it comes, at the backend's pace. When fewer steps are left than the window needs
+        (the window grew late, a request near the end), the successor keeps what can be built in time: a
+        frame never waits for more passes."""
         request, after = self._request, live.frames_before + live.audio_position  # cb0 frame of live's next sample
         limit = live.frames_before + self.horizon  # live holds no frame from here on
         width = request[0] if request is not None and request[0] is not None else None
         if width is None:
             width = self._window_width()
-        lead = self._lead
+        lead, catch_up = self._lead, self.catch_up
         if request is None:
             if self.total_frames is not None and limit >= self.total_frames:
                 return None
-            if limit - after > lead(width):
+            if limit - after == lead(width, GENTLE_CATCH_UP):
+                catch_up = GENTLE_CATCH_UP
+            elif limit - after > lead(width, catch_up):
                 return None
             owns_from = limit
         elif request[1] is not None:  # at a frame: started when there is just time to build it
-            if request[1] - after > lead(width):
+            if request[1] - after > lead(width, catch_up):
                 return None
-            owns_from = min(max(request[1], after + lead(0)), limit)
+            owns_from = min(max(request[1], after + lead(0, catch_up)), limit)
         else:
-            owns_from = min(after + lead(width), limit)
+            owns_from = min(after + lead(width, catch_up), limit)
         fixed = self._fixed_lead
         prefix = self._prefix_guess
-        fits = (owns_from - after - fixed) * (self.catch_up - 1) - prefix - 1  # the width `owns_from - after` allows
+        fits = (owns_from - after - fixed) * (catch_up - 1) - prefix - 1  # the width `owns_from - after` allows
         width = max(0, min(width, fits, owns_from - self.first_frame))
-        return owns_from, width
+        return owns_from, width, catch_up
 
     def _window_width(self) -> int:
         return min(self.window_frames, self.horizon - min(MIN_NEW_FRAMES, self.horizon // 2))
@@ -264,14 +275,15 @@ class FrameGenerator:
     def _fixed_lead(self) -> int:
         return MARGIN_STEPS + (0 if self.prefixes is None else PREFIX_LEAD)
 
-    def _lead(self, width: int) -> int:
-        """Steps from starting a context of `width` prompt frames to its first sample."""
-        return -(-(self._prefix_guess + width + 1) // (self.catch_up - 1)) + self._fixed_lead
+    def _lead(self, width: int, catch_up: int) -> int:
+        """Steps from starting a context of `width` prompt frames, built at `catch_up` positions per pass,
+        to its first sample."""
+        return -(-(self._prefix_guess + width + 1) // (catch_up - 1)) + self._fixed_lead
 
     def lead_steps(self) -> int:
         """Steps a new context keeping the window takes to build (a change that needs one is asked for that
         much before the frame it must own)."""
-        return self._lead(self._window_width())
+        return self._lead(self._window_width(), self.catch_up)
 
     def _grow(self) -> None:
         """Start the next context when it is due (a re-prime, a reset, a new prefix)."""
@@ -281,14 +293,15 @@ class FrameGenerator:
         due = self._successor_due(live)
         if due is None:
             return
-        owns_from, width = due
+        owns_from, width, catch_up = due
         if len(self.contexts) > 1:  # a request replaces a successor still catching up
             self.contexts.pop()
         self._request = None
         rows = self.batch if live.rows == 0 else 0
         live.key, key = mx.random.split(live.key)
         frames_before = owns_from - width
-        self.contexts.append(Context(rows, frames_before, owns_from, None, key, created=self.steps))
+        self.contexts.append(Context(rows, frames_before, owns_from, None, key, created=self.steps,
+                                     catch_up=catch_up))
         if self.prefixes is not None:
             self.prefixes.hint(frames_before)
         self.reprimes += 1
@@ -310,7 +323,7 @@ class FrameGenerator:
                 ready = min(new.width, live.audio_position + live.frames_before - new.frames_before)
                 real = new.prefix_len + ready + 1 - new.position
                 if real > 0:
-                    work.append((new, 1, 1) if real == 1 else (new, self.catch_up, min(real, self.catch_up)))
+                    work.append((new, 1, 1) if real == 1 else (new, new.catch_up, min(real, new.catch_up)))
         self._run(work, compiled=self._use_compile)
         self.steps += 1
         if len(self.contexts) > 1 and self.contexts[1].sampling and self._retired(live):
@@ -329,8 +342,8 @@ class FrameGenerator:
         prefix = mx.zeros((self.batch, 1, self.decoder.cfg.hidden_size), self.dtype)
         K, trash = self.num_codebooks, self.ring.index(np.full((self.num_codebooks,), TRASH))
         for rows in ((0, self.batch), (self.batch, 0)):
-            for lengths, sample in (((1,), (True,)), ((1, self.catch_up), (True, False)), ((1, 1), (True, False)),
-                                    ((1, 1), (True, True))):
+            for lengths, sample in (((1,), (True,)), ((1, self.catch_up), (True, False)),
+                                    ((1, GENTLE_CATCH_UP), (True, False)), ((1, 1), (True, False)), ((1, 1), (True, True))):
                 plan = Plan(rows[: len(lengths)], lengths, (melody,) * len(lengths), sample)
                 meta = []
                 for length, s in zip(lengths, sample):

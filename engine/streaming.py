@@ -16,6 +16,7 @@ import gc
 import logging
 import math
 import queue
+import sys
 import threading
 import time
 from collections import deque
@@ -39,6 +40,9 @@ from .sampling import SamplingParams
 from .tempo import GRIDS, Timeline
 
 log = logging.getLogger("mg-live")
+# While the frame loop plays, another thread's Python (a new prompt's T5 graph being built, the codec's)
+# holds the interpreter at most this long before the frame loop gets it back (Python's default: 5 ms).
+SWITCH_INTERVAL_S = 0.001
 
 @dataclass
 class Change:
@@ -498,6 +502,8 @@ class StreamingEngine:
         with_codec = lambda: max(0, codec.in_flight - 1) * self.chunk_frames * self.hop  # noqa: E731
         gc.collect()
         gc.freeze()  # what start-up made is never collected again: collections stay short while playing
+        switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch_interval, SWITCH_INTERVAL_S))
         if not self._started:
             self.sink.start()
             self._started = True
@@ -538,6 +544,8 @@ class StreamingEngine:
         except BaseException:
             self.close()
             raise
+        finally:
+            sys.setswitchinterval(switch_interval)
         if not keep_open:
             self.close()
 
