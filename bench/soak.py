@@ -133,6 +133,8 @@ def main() -> int:
     gc.callbacks.append(on_gc)
 
     def on_chunk(e):
+        if e.sink.ring.waiting:  # priming (the first frame warms up the compiled passes): nothing plays yet
+            return
         when, ms = e.metrics.frame_times.recent[-1]
         chunks.append((ms, len(e.generator.contexts) > 1, e.steering.applied != applied[0], e.conditioner.morphing,
                        e.metrics.samples / rate, when, mx.get_active_memory() / 2**20, mx.get_cache_memory() / 2**20))

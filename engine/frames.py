@@ -18,6 +18,7 @@ step, and writes the tokens it owns back: the frames before a newer context's fi
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import partial
 
@@ -164,8 +165,11 @@ class FrameGenerator:
         self.reprimes = 0
         self._request: tuple | None = None  # a successor asked for (reset, new prefix), waiting its turn
         self._compiled, self._use_compile = {}, compiled
+        # every pass shape is compiled before the first frame, on each thread that asks for frames
+        self._warm_threads: set[int] | None = None
         if compiled and (total_frames is None or prompt.shape[1] + total_frames > horizon):
-            self._warm_up()  # before the first context: compiling mid-stream would stall a frame
+            self._warm_threads = set()
+            self._warm_up()
         live = Context(0, -prompt.shape[1], 0, None, mx.random.key(seed))
         self._set_prefix(live)
         self.contexts: list[Context] = [live]
@@ -204,6 +208,8 @@ class FrameGenerator:
 
     def next_frames(self, count: int) -> mx.array:
         """The next `count` complete frames → codes [1, K, count] (lazy: nothing is waited for)."""
+        if self._warm_threads is not None and threading.get_ident() not in self._warm_threads:
+            self._warm_up()
         last = self.emitted + count - 1
         if self.total_frames is not None:
             last = min(last, self.total_frames - 1)  # frames past a finite stream's end are pad
@@ -336,8 +342,12 @@ class FrameGenerator:
 
     def _warm_up(self) -> None:
         """Compile every pass shape the stream will use (a context alone or beside one catching up, in
-        lockstep, or both sampling; in either pair of cache rows) on scratch inputs. Runs before the first
-        context opens: what these passes write into the cache is overwritten before it is read."""
+        lockstep, or both sampling; in either pair of cache rows) on scratch inputs, for this thread: MLX
+        traces a compiled function again on each thread's stream, which mid-stream took a GPU frame ~14 ms
+        at the first re-prime (bench/soak.py built the engine on one thread and played it on another).
+        The passes write at the cache's last positions, which only padding reaches, never read."""
+        self._warm_threads.add(threading.get_ident())
+        start = self.max_len - PREFILL_CHUNK
         melody = self.prefixes is not None
         prefix = mx.zeros((self.batch, 1, self.decoder.cfg.hidden_size), self.dtype)
         K, trash = self.num_codebooks, self.ring.index(np.full((self.num_codebooks,), TRASH))
@@ -347,7 +357,7 @@ class FrameGenerator:
                 plan = Plan(rows[: len(lengths)], lengths, (melody,) * len(lengths), sample)
                 meta = []
                 for length, s in zip(lengths, sample):
-                    meta += [0, 0] + [int(self.ring.index(np.array([PAD]))[0])] * K * length
+                    meta += [start, 0] + [int(self.ring.index(np.array([PAD]))[0])] * K * length
                     meta += [-1] * length if melody else []
                     meta += ([-1] * K + list(trash)) if s else []
                 inputs = [(self._no_tokens, prefix if melody else self._no_tokens, mx.random.key(0))] * len(lengths)
