@@ -14,6 +14,7 @@ from mg_live.engine.conditioning import Conditioner
 from mg_live.engine.frames import FrameGenerator
 from mg_live.engine.generation import generate_codes
 from mg_live.engine.musicgen import Span
+from mg_live.engine.prepare import mlx_thread
 from mg_live.engine.sampling import SamplingParams
 from mg_live.engine.streaming import StreamingEngine
 import oracle
@@ -214,3 +215,48 @@ def test_melody_contexts_take_one_pass_per_frame():
     counts = passes_per_frame(gen, 1300, changes)
     late = [(i, n) for i, n in enumerate(counts) if n > 1 and i > 0]
     assert gen.reprimes >= 5 and not late, late[:5]
+
+
+def test_reprimes_keep_pace_and_resets_catch_up(tiny):
+    """A re-prime is foreseen: its context is built at most 2 positions per pass (a pass barely longer
+    than a plain step). A new context asked for now (a melody model's new prefix, keeping the window) is
+    not: it catches up at the backend's pace, to take effect sooner."""
+    conditioner = Conditioner(tiny.model, tiny.tokenizer, "slow ambient pad")
+    gen = FrameGenerator(tiny.model, SamplingParams(), horizon=400, window_frames=120, cross=conditioner.cross,
+                         cross_mask=conditioner.cross_mask, catch_up=6)
+    widest, run = [], gen._run
+    gen._run = lambda work, compiled: (widest.append(max(length for _, length, _ in work)), run(work, compiled))
+    passes_per_frame(gen, 700, {})
+    assert gen.reprimes >= 2 and max(widest) <= 2
+    widest.clear()
+    passes_per_frame(gen, 60, {10: lambda g: g.restart(new_prefix=True)})
+    assert max(widest) == 6
+
+
+def test_nothing_is_compiled_while_another_thread_plays(tiny, monkeypatch):
+    """MLX traces a compiled function again on each thread: a generator built on one thread and played on
+    another warms up there before its first frame, never at a re-prime (that cost a GPU frame ~14 ms)."""
+    traces = []
+    graph = FrameGenerator._graph
+
+    def counted(self, plan, *args):
+        traces.append(plan)
+        return graph(self, plan, *args)
+
+    monkeypatch.setattr(FrameGenerator, "_graph", counted)
+    conditioner = Conditioner(tiny.model, tiny.tokenizer, "slow ambient pad")
+    gen = FrameGenerator(tiny.model, SamplingParams(), horizon=400, window_frames=120, cross=conditioner.cross,
+                         cross_mask=conditioner.cross_mask)
+    counts = []
+
+    def play():
+        gen.next_frames(1)
+        counts.append(len(traces))  # built and warmed up here
+        passes_per_frame(gen, 1000, {})
+        counts.append(len(traces))
+
+    thread = mlx_thread(play, "player")
+    thread.start()
+    thread.join()
+    assert gen.reprimes >= 3 and counts[0] > 0
+    assert counts[1] == counts[0], traces[counts[0]:]
