@@ -1,7 +1,8 @@
 """Probes for real time on a GPU (timing only):
 
     python bench/probe_realtime.py spare small,medium 0,4,12   # streaming with SMs left to the codec
-    python bench/probe_realtime.py catchup medium 2,3,4,8,16   # a frame's cost while a context is built
+    python bench/probe_realtime.py catchup medium 2,3,4,8,16   # a frame's cost while a context catches up
+                                                               # k positions per pass (a new prefix asked for)
 """
 
 import sys
@@ -42,6 +43,7 @@ def catchup(size: str, values: str) -> None:
     for c in (int(v) for v in values.split(",")):
         gen = FrameGenerator(model, SamplingParams(), cross=cross, cross_mask=cross_mask, prompt=prompt,
                              window_frames=500, catch_up=c)
+        gen.restart(new_prefix=True)  # unforeseen: built at the generator's catch-up (a re-prime keeps pace)
         kinds = {"plain": [], "building": [], "both": []}
         for _ in range(660):
             building = len(gen.contexts) > 1 and not gen.contexts[1].sampling

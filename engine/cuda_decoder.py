@@ -7,12 +7,12 @@ output, cross-attention and feed-forward matmuls, both attentions and the KV-cac
 separated by grid-wide barriers. One block per SM keeps every block resident, which the barriers need; one
 SM in 32 is left to the other streams (the codec's thread, a new prompt's T5), whose kernels would
 otherwise wait for the whole step (streaming small, H200: +9 % over the step alone with every SM, +3 %
-with 4 of 132 left: bench/probe_realtime.py spare). The
-layers' weights are stacked over layers once (each layer's own arrays become views into the stacks, so they
-are held once). Matrix-vector products (CFG batch ≤ 2 rows) read each weight once, in 16-byte loads (plain,
-or MLX's 8/4-bit affine quantization unpacked as it is read: on a step bound by reading weights, fewer
-bytes is the lever); the attentions are split over keys across blocks and merged by the phase that reads
-them; the residual stream stays float32 inside the kernel.
+with 4 of 132 left: bench/probe_realtime.py spare). The layers' weights are stacked over layers once (each
+layer's own arrays become views into the stacks, so they are held once). Matrix-vector products (CFG
+batch ≤ 2 rows) read each weight once, in 16-byte loads (plain, or MLX's 8/4-bit affine quantization
+unpacked as it is read: on a step bound by reading weights, fewer bytes is the lever); the attentions
+are split over keys across blocks and merged by the phase that reads them; the residual stream stays
+float32 inside the kernel.
 
 The KV cache is written in place (the cache arrays are the step's inputs), so the step costs no cache copy.
 Everything else — other backends, prefill (T > 1) — takes the plain MLX layers in musicgen.py, which stay

@@ -166,10 +166,8 @@ class FrameGenerator:
         self._request: tuple | None = None  # a successor asked for (reset, new prefix), waiting its turn
         self._compiled, self._use_compile = {}, compiled
         # every pass shape is compiled before the first frame, on each thread that asks for frames
-        self._warm_threads: set[int] | None = None
-        if compiled and (total_frames is None or prompt.shape[1] + total_frames > horizon):
-            self._warm_threads = set()
-            self._warm_up()
+        extended = total_frames is None or prompt.shape[1] + total_frames > horizon
+        self._warm_threads: set[int] | None = set() if compiled and extended else None
         live = Context(0, -prompt.shape[1], 0, None, mx.random.key(seed))
         self._set_prefix(live)
         self.contexts: list[Context] = [live]
@@ -352,8 +350,9 @@ class FrameGenerator:
         prefix = mx.zeros((self.batch, 1, self.decoder.cfg.hidden_size), self.dtype)
         K, trash = self.num_codebooks, self.ring.index(np.full((self.num_codebooks,), TRASH))
         for rows in ((0, self.batch), (self.batch, 0)):
-            for lengths, sample in (((1,), (True,)), ((1, self.catch_up), (True, False)),
-                                    ((1, GENTLE_CATCH_UP), (True, False)), ((1, 1), (True, False)), ((1, 1), (True, True))):
+            shapes = (((1,), (True,)), ((1, self.catch_up), (True, False)), ((1, GENTLE_CATCH_UP), (True, False)),
+                      ((1, 1), (True, False)), ((1, 1), (True, True)))
+            for lengths, sample in dict.fromkeys(shapes):  # once each (the catch-up may be the gentle one)
                 plan = Plan(rows[: len(lengths)], lengths, (melody,) * len(lengths), sample)
                 meta = []
                 for length, s in zip(lengths, sample):
