@@ -165,9 +165,12 @@ class FrameGenerator:
         self.reprimes = 0
         self._request: tuple | None = None  # a successor asked for (reset, new prefix), waiting its turn
         self._compiled, self._use_compile = {}, compiled
-        # every pass shape is compiled before the first frame, on each thread that asks for frames
+        # every pass shape is compiled before the first frame, on each thread that asks for frames (here
+        # first: an engine built and played on one thread starts without a slow first frame)
         extended = total_frames is None or prompt.shape[1] + total_frames > horizon
         self._warm_threads: set[int] | None = set() if compiled and extended else None
+        if self._warm_threads is not None:
+            self._warm_up()
         live = Context(0, -prompt.shape[1], 0, None, mx.random.key(seed))
         self._set_prefix(live)
         self.contexts: list[Context] = [live]
