@@ -192,7 +192,9 @@ def test_two_link_peers_in_one_process_share_tempo_and_bars():
     peer = aalink.Link(128.0, loop)
     peer.quantum = 4
     peer.enabled = True
-    time.sleep(0.6)  # the session exists before mg-live joins it
+    # Link keeps the older of two sessions only when it is older by more than 0.5 s (else a coin toss on
+    # the session ids): 0.6 s lost the toss on a loaded CI machine, whose Link thread started the peer late
+    time.sleep(2.0)
     timeline = Timeline(100.0)
     clock = LinkClock(timeline).start()
     try:
