@@ -262,7 +262,7 @@ class CardSink(Sink):
         super().__init__(sample_rate, channels, buffer_ms)
         self.device_rate = device_rate
         self.resampler = Resampler(self.ring, sample_rate, device_rate)
-        self.status_errors = 0  # the card's own underflows (PortAudio reports them)
+        self.status_errors = 0  # the card's own underflows (PortAudio's, JACK's xruns)
         self.scratch = np.zeros((0, channels), np.float32)
 
     def reserve(self, frames: int) -> None:
@@ -371,10 +371,15 @@ class JackSink(CardSink):
         self.ports = [self.client.outports.register(f"out_{side}") for side in "LR"]
         self.client.set_blocksize_callback(self._blocksize)
         self.client.set_process_callback(self._process)
+        self.client.set_xrun_callback(self._xrun)
 
     def _blocksize(self, frames: int) -> None:
         self.block = frames
         self.reserve(frames)
+
+    def _xrun(self, delayed_usecs: float) -> None:
+        # a client of the graph (ours or another) missed the period: everyone's output had a gap
+        self.status_errors += 1
 
     def _process(self, frames: int) -> None:
         block = self.pull(frames)

@@ -175,6 +175,37 @@ def test_slow_generator_underruns_into_silence(jack_server):
     assert engine.metrics.samples == 64000  # and the stream went on to the end
 
 
+def test_a_jack_xrun_counts_as_an_underrun(jack_server):
+    """Another client of the graph misses its period: everyone's output had a gap, and mg-live says so
+    (its own ring never ran dry: it is still priming, which counts nothing)."""
+    import jack
+
+    from mg_live.engine.audio import JackSink
+
+    sink = JackSink(32000, 1, buffer_ms=100, connect=[])
+    slow, late = jack.Client("mg-slow", no_start_server=True), [3]
+
+    def process(frames):
+        if late[0]:
+            late[0] -= 1
+            time.sleep(0.05)  # five periods of 512 samples
+
+    slow.inports.register("in")
+    slow.set_process_callback(process)
+    sink.start()
+    try:
+        assert sink.underruns == 0
+        slow.activate()
+        deadline = time.monotonic() + 5
+        while (late[0] or sink.underruns == 0) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sink.underruns >= 1 and sink.ring.underruns == 0
+    finally:
+        slow.deactivate()
+        slow.close()
+        sink.close()
+
+
 def test_midi_through_jack(jack_server):
     """A real MIDI port: a virtual JACK output (the 'controller') played into mg-live's MIDI input."""
     import mido
