@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mlx.core as mx
 import numpy as np
+import soxr
 
 from .chroma import Melody
 from .conditioning import Conditioner
@@ -55,16 +56,10 @@ def generate_codes(model: MusicGen, tokenizer, prompt: str, num_frames: int, par
 
 
 def resample(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
-    """Band-limited (FFT) resampling of [channels, samples]."""
+    """[channels, samples] at `rate` → at `target` (soxr's high quality)."""
     if rate == target:
         return audio
-    n = audio.shape[-1]
-    m = round(n * target / rate)
-    spectrum = np.fft.rfft(audio, axis=-1)
-    keep = min(spectrum.shape[-1], m // 2 + 1)
-    out = np.zeros(audio.shape[:-1] + (m // 2 + 1,), np.complex128)
-    out[..., :keep] = spectrum[..., :keep]
-    return (np.fft.irfft(out, n=m, axis=-1) * (m / n)).astype(np.float32)
+    return np.ascontiguousarray(soxr.resample(np.ascontiguousarray(audio.T), rate, target, quality="HQ").T)
 
 
 def codes_from_audio(model: MusicGen, audio: np.ndarray, rate: int) -> np.ndarray:

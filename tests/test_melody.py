@@ -66,6 +66,9 @@ def test_chroma_of_a_c_major_triad():
     assert set(np.flatnonzero(onehot[0].sum(0))) <= {0, 4, 7}
     thirty = melody_chroma(np.zeros((2, 30 * 44100), np.float32) + 0.1, 44100)  # any rate, any channels
     assert thirty.shape == (1, 235, 12)
+    t44 = np.arange(44100 * 3) / 44100  # the same triad recorded at 44.1 kHz, in stereo: the same notes
+    stereo = np.stack([sum(np.sin(2 * np.pi * f * t44) for f in (261.63, 329.63, 392.00))] * 2)
+    np.testing.assert_array_equal(melody_chroma(stereo, 44100), onehot)
 
 
 def test_melody_model_plays_live_and_takes_a_new_prompt(tmp_path):
