@@ -194,12 +194,12 @@ def test_a_jack_xrun_counts_as_an_underrun(jack_server):
     slow.set_process_callback(process)
     sink.start()
     try:
-        assert sink.underruns == 0
+        before = sink.underruns  # 0, unless this machine is so loaded that our own callback was late
         slow.activate()
         deadline = time.monotonic() + 5
-        while (late[0] or sink.underruns == 0) and time.monotonic() < deadline:
+        while (late[0] or sink.underruns == before) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert sink.underruns >= 1 and sink.ring.underruns == 0
+        assert sink.underruns > before and sink.ring.underruns == 0
     finally:
         slow.deactivate()
         slow.close()
