@@ -167,13 +167,12 @@ def main() -> int:
           f"| {np.percentile(times, 99):.2f} | {times.max():.2f} | {building.max() if len(building) else 0:.2f} "
           f"| {m.reprimes} | {rss_start:.0f} → {rss_end:.0f} | {m.rtf(rate):.2f} |")
     playing = np.array([c[0] for c in chunks if not c[1]])  # one context alone: what a re-prime is judged against
+    spread = lambda ms: f"{len(ms)}, median {np.median(ms):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms"  # noqa: E731
     if len(building):
-        print(f"frames while building a context: {len(building)}, median {np.median(building):.2f} ms, p99 "
-              f"{np.percentile(building, 99):.2f} ms; with no other change at the same time: worst "
-              f"{quiet.max() if len(quiet) else 0:.2f} ms")
+        print(f"frames while building a context: {spread(building)}; with no other change at the same time: "
+              f"worst {quiet.max() if len(quiet) else 0:.2f} ms")
     if len(playing):
-        print(f"frames with one context: {len(playing)}, median {np.median(playing):.2f} ms, p99 "
-              f"{np.percentile(playing, 99):.2f} ms, worst {playing.max():.2f} ms")
+        print(f"frames with one context: {spread(playing)}, worst {playing.max():.2f} ms")
     print("slowest frames (ms, at s, building a context, a change applied, morphing):",
           ", ".join(f"{c[0]:.0f}@{c[4]:.1f}{'B' if c[1] else ''}{'C' if c[2] else ''}{'M' if c[3] else ''}"
                     for c in sorted(chunks, reverse=True)[:8]))

@@ -59,7 +59,7 @@ def resample(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
     """[channels, samples] at `rate` → at `target` (soxr's high quality)."""
     if rate == target:
         return audio
-    return np.ascontiguousarray(soxr.resample(np.ascontiguousarray(audio.T), rate, target, quality="HQ").T)
+    return np.ascontiguousarray(soxr.resample(audio.T, rate, target, quality="HQ").T)
 
 
 def codes_from_audio(model: MusicGen, audio: np.ndarray, rate: int) -> np.ndarray:
