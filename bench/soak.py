@@ -28,6 +28,7 @@ import numpy as np
 from pythonosc.udp_client import SimpleUDPClient
 
 import bench
+from probe_stream import thread_cpu_ms, time_dispatch
 from mg_live.engine import loading, tiny
 from mg_live.engine.audio import ClockSink
 from mg_live.engine.loading import Loaded, Tokenizer
@@ -118,7 +119,9 @@ def main() -> int:
     controls = Controls(engine, registry, Path("."))
     osc = OscServer(registry, lambda name, value: controls(name, value, "osc"), "127.0.0.1", 0).start()
     driver = Driver(osc.address[1], tuple(float(x) for x in args.rate.split(",")))
-    chunks = []  # (ms per frame, a context was being built, a change applied, morphing, seconds played)
+    chunks = []  # (ms per frame, a context was being built, a change applied, morphing, seconds played, when,
+    #               MLX memory active and cached, ms of it dispatching the decoder's passes)
+    dispatch, cpu = time_dispatch(engine), {}
     rss_start = rss_mb()
     applied = [0]
 
@@ -137,8 +140,10 @@ def main() -> int:
             return
         when, ms = e.metrics.frame_times.recent[-1]
         chunks.append((ms, len(e.generator.contexts) > 1, e.steering.applied != applied[0], e.conditioner.morphing,
-                       e.metrics.samples / rate, when, mx.get_active_memory() / 2**20, mx.get_cache_memory() / 2**20))
+                       e.metrics.samples / rate, when, mx.get_active_memory() / 2**20, mx.get_cache_memory() / 2**20,
+                       dispatch[0]))
         applied[0] = e.steering.applied
+        cpu["engine"], cpu["codec"] = time.thread_time() * 1000, thread_cpu_ms(e.codec._thread)
 
     # A time limit (timeout's SIGTERM) ends the run early but still prints what was measured.
     signal.signal(signal.SIGTERM, lambda *_: engine.stop())
@@ -167,14 +172,17 @@ def main() -> int:
           f"| {np.percentile(times, 99):.2f} | {times.max():.2f} | {building.max() if len(building) else 0:.2f} "
           f"| {m.reprimes} | {rss_start:.0f} → {rss_end:.0f} | {m.rtf(rate):.2f} |")
     playing = np.array([c[0] for c in chunks if not c[1]])  # one context alone: what a re-prime is judged against
-    spread = lambda ms: f"{len(ms)}, median {np.median(ms):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms"  # noqa: E731
+    spread = lambda ms: f"{len(ms)}, median {np.median(ms):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms, p99.9 {np.percentile(ms, 99.9):.2f} ms"  # noqa: E731
     if len(building):
         print(f"frames while building a context: {spread(building)}; with no other change at the same time: "
               f"worst {quiet.max() if len(quiet) else 0:.2f} ms")
     if len(playing):
         print(f"frames with one context: {spread(playing)}, worst {playing.max():.2f} ms")
-    print("slowest frames (ms, at s, building a context, a change applied, morphing):",
-          ", ".join(f"{c[0]:.0f}@{c[4]:.1f}{'B' if c[1] else ''}{'C' if c[2] else ''}{'M' if c[3] else ''}"
+    print(f"host CPU per frame: engine thread {cpu['engine'] / m.frames:.2f} ms, codec thread "
+          f"{cpu['codec'] / m.frames:.2f} ms; dispatching a frame's passes: median "
+          f"{np.median([c[8] for c in chunks]):.2f} ms, p99 {np.percentile([c[8] for c in chunks], 99):.2f} ms")
+    print("slowest frames (ms of which dispatching, at s, building a context, a change applied, morphing):",
+          ", ".join(f"{c[0]:.0f} ({c[8]:.0f})@{c[4]:.1f}{'B' if c[1] else ''}{'C' if c[2] else ''}{'M' if c[3] else ''}"
                     for c in sorted(chunks, reverse=True)[:8]))
     for c in sorted(chunks, reverse=True)[:4]:  # what came just before the slowest frames
         ms, when = c[0], c[5]

@@ -1,0 +1,99 @@
+"""Where streaming's time goes on top of the decoder (timing only):
+
+    python bench/probe_stream.py small,medium 400
+
+Per size: the decoder alone (as bench.py times it), streaming end to end at one frame per codec call, and
+the same with a codec that costs nothing (zeros of the right length), each with the host CPU time per frame
+of the thread that steps the decoder and of the codec's thread, and a streamed frame split into dispatching
+its decoder pass and waiting for the codec's oldest chunk.
+"""
+
+import sys
+import time
+from pathlib import Path
+
+import _repo  # noqa: F401  (mg_live from this checkout)
+
+import mlx.core as mx
+import numpy as np
+
+import bench
+from mg_live.engine import tiny
+from mg_live.engine.audio import UnpacedSink
+from mg_live.engine.loading import Loaded, Tokenizer
+from mg_live.engine.sampling import SamplingParams
+from mg_live.engine.streaming import StreamingEngine
+
+
+class NullCodec:
+    """Zeros as long as the audio a call gives: what the frame loop costs without the codec's work."""
+
+    def __init__(self, codec, hop: int):
+        self.latency_samples, self.hop = codec.latency_samples, hop
+
+    def __call__(self, codes: mx.array) -> mx.array:
+        return mx.zeros((codes.shape[0], codes.shape[-1] * self.hop))
+
+
+def thread_cpu_ms(thread) -> float:
+    return time.clock_gettime(time.pthread_getcpuclockid(thread.ident)) * 1000
+
+
+def time_dispatch(engine: StreamingEngine) -> list[float]:
+    """Times each chunk's dispatch (its decoder passes, built and queued): the list's one item, in ms."""
+    dispatch, make_chunk = [0.0], engine._make_chunk
+
+    def timed():
+        start = time.perf_counter()
+        codes = make_chunk()
+        dispatch[0] = (time.perf_counter() - start) * 1000
+        return codes
+
+    engine._make_chunk = timed
+    return dispatch
+
+
+def stream(model, frames: int, null_codec: bool) -> dict:
+    loaded = Loaded(model, Tokenizer(tiny.ensure()), model.cfg, Path("."), "float16", None)
+    sink = UnpacedSink(model.cfg.sample_rate, model.cfg.audio_channels, 100)
+    make = lambda: StreamingEngine(loaded, "bench", SamplingParams(), sink, horizon=bench.MAX_POSITIONS)  # noqa: E731
+    make().run(40 / model.cfg.frames_per_second)  # warm: compile and the first contexts
+    engine = make()
+    if null_codec:
+        engine.codec.codec = NullCodec(engine.codec.codec, engine.hop)
+    dispatch, split, cpu = time_dispatch(engine), [], {}
+
+    def on_chunk(e):
+        split.append((dispatch[0], e.metrics.frame_times.recent[-1][1]))
+        cpu["codec"] = thread_cpu_ms(e.codec._thread)
+
+    main_cpu, start = time.thread_time(), time.perf_counter()
+    engine.run(frames / model.cfg.frames_per_second, on_chunk=on_chunk)
+    wall = (time.perf_counter() - start) * 1000 / engine.metrics.frames
+    d, total = np.array(split).T
+    return {"ms": wall, "dispatch": np.median(d), "wait": np.median(total - d),
+            "main cpu": (time.thread_time() - main_cpu) * 1000 / engine.metrics.frames,
+            "codec cpu": cpu["codec"] / engine.metrics.frames}
+
+
+def main(sizes: str, frames: str = "400") -> None:
+    frames = int(frames)
+    print(f"device: MLX {mx.__version__} {mx.default_device()}")
+    print("| size | what | ms/frame | dispatch ms | codec wait ms | CPU ms/frame: stepping thread | codec thread |\n"
+          "|---|---|---|---|---|---|---|")
+    for size in sizes.split(","):
+        dtype = mx.float16 if mx.default_device() == mx.gpu else mx.float32
+        model = bench.random_model(bench.config_for(size, False), dtype, None)
+        cpu = time.thread_time()
+        step, host = bench.step_times(model, frames, 20)
+        cpu = (time.thread_time() - cpu) * 1000 / (frames + 20)
+        print(f"| {size} | decoder alone | {step:.2f} | {host:.2f} | | {cpu:.2f} | |", flush=True)
+        for null in (False, True):
+            r = stream(model, frames, null)
+            what = "streaming, codec costing nothing" if null else "streaming, 1 frame per codec call"
+            print(f"| {size} | {what} | {r['ms']:.2f} | {r['dispatch']:.2f} | {r['wait']:.2f} | {r['main cpu']:.2f} "
+                  f"| {r['codec cpu']:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
