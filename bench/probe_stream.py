@@ -10,7 +10,6 @@ its decoder pass and waiting for the codec's oldest chunk.
 
 import sys
 import time
-from pathlib import Path
 
 import _repo  # noqa: F401  (mg_live from this checkout)
 
@@ -18,10 +17,6 @@ import mlx.core as mx
 import numpy as np
 
 import bench
-from mg_live.engine import tiny
-from mg_live.engine.audio import UnpacedSink
-from mg_live.engine.loading import Loaded, Tokenizer
-from mg_live.engine.sampling import SamplingParams
 from mg_live.engine.streaming import StreamingEngine
 
 
@@ -54,26 +49,25 @@ def time_dispatch(engine: StreamingEngine) -> list[float]:
 
 
 def stream(model, frames: int, null_codec: bool) -> dict:
-    loaded = Loaded(model, Tokenizer(tiny.ensure()), model.cfg, Path("."), "float16", None)
-    sink = UnpacedSink(model.cfg.sample_rate, model.cfg.audio_channels, 100)
-    make = lambda: StreamingEngine(loaded, "bench", SamplingParams(), sink, horizon=bench.MAX_POSITIONS)  # noqa: E731
-    make().run(40 / model.cfg.frames_per_second)  # warm: compile and the first contexts
-    engine = make()
-    if null_codec:
-        engine.codec.codec = NullCodec(engine.codec.codec, engine.hop)
-    dispatch, split, cpu = time_dispatch(engine), [], {}
+    split, cpu = [], {}
 
-    def on_chunk(e):
-        split.append((dispatch[0], e.metrics.frame_times.recent[-1][1]))
-        cpu["codec"] = thread_cpu_ms(e.codec._thread)
+    def watch(engine):
+        if null_codec:
+            engine.codec.codec = NullCodec(engine.codec.codec, engine.hop)
+        dispatch = time_dispatch(engine)
+        cpu["main"] = time.thread_time()
 
-    main_cpu, start = time.thread_time(), time.perf_counter()
-    engine.run(frames / model.cfg.frames_per_second, on_chunk=on_chunk)
-    wall = (time.perf_counter() - start) * 1000 / engine.metrics.frames
+        def after_chunk(e):
+            split.append((dispatch[0], e.metrics.frame_times.recent[-1][1]))
+            cpu["codec"], cpu["frames"] = thread_cpu_ms(e.codec._thread), e.metrics.frames
+            cpu["main end"] = time.thread_time()
+
+        return after_chunk
+
+    ms = bench.stream_ms(model, frames, 20, "float16", watch=watch)
     d, total = np.array(split).T
-    return {"ms": wall, "dispatch": np.median(d), "wait": np.median(total - d),
-            "main cpu": (time.thread_time() - main_cpu) * 1000 / engine.metrics.frames,
-            "codec cpu": cpu["codec"] / engine.metrics.frames}
+    return {"ms": ms, "dispatch": np.median(d), "wait": np.median(total - d),
+            "main cpu": (cpu["main end"] - cpu["main"]) * 1000 / cpu["frames"], "codec cpu": cpu["codec"] / cpu["frames"]}
 
 
 def main(sizes: str, frames: str = "400") -> None:
