@@ -14,7 +14,6 @@ import queue
 import threading
 
 import mlx.core as mx
-import numpy as np
 
 log = logging.getLogger("mg-live")
 
@@ -30,24 +29,6 @@ def mlx_thread(target, name: str, daemon: bool = True) -> threading.Thread:
             mx.clear_streams()
 
     return threading.Thread(target=run, name=name, daemon=daemon)
-
-
-def seed_host_buffers(count: int = 256, largest: int = 16384) -> None:
-    """On MLX-CUDA, fill the allocator's cache with host-visible (managed) buffers of every small size.
-
-    Freed buffers are cached by size and reused oldest first, by the GPU and the host alike. When the host
-    is handed one the GPU allocated (a step's positions built with numpy, audio read back), MLX copies it
-    into managed memory and frees the original, which waits for everything the GPU is doing: a frame's
-    dispatch then waits a whole decoder step. A buffer moved once stays managed, so this settles, but only
-    after the first re-primes (H200 soak: frames of 6–15 ms against a 1.5–2.5 ms median, all in the first
-    two contexts built). Seeded now, the small buffers the frame path circulates are managed from the start.
-    Other backends share memory between host and GPU and need none of it."""
-    if not (mx.default_device() == mx.gpu and mx.cuda.is_available()):
-        return
-    sizes = [1 << k for k in range(4, largest.bit_length())]
-    arrays = [mx.array(np.zeros(size, np.uint8)) for size in sizes for _ in range(count)]
-    mx.eval(arrays)
-    del arrays  # back to the cache
 
 
 class Job:

@@ -35,7 +35,7 @@ from .frames import HORIZON_FRAMES, FrameGenerator
 from .loading import Loaded
 from .metrics import EventLog, Metrics
 from .params import BY_NAME, SAMPLING_FIELDS
-from .prepare import Preparer, seed_host_buffers
+from .prepare import Preparer
 from .sampling import SamplingParams
 from .tempo import GRIDS, Timeline
 
@@ -368,7 +368,6 @@ class StreamingEngine:
         width = 0 if prompt_codes is None else prompt_codes.shape[1]
         self.extended = total_frames is None or width + total_frames > horizon
         self.preparer = Preparer(inline=not sink.paced)  # offline rendering and replay prepare inline
-        seed_host_buffers()
         self.conditioner = Conditioner(model, loaded.tokenizer, prompt, guided=True, preparer=self.preparer)
         self.conditioner.warm_up()
         self.conditioner.morph_frames = round(morph_seconds * self.fps)
