@@ -28,7 +28,7 @@ import numpy as np
 from pythonosc.udp_client import SimpleUDPClient
 
 import bench
-from probe_stream import thread_cpu_ms, time_dispatch
+from probe_stream import NullCodec, thread_cpu_ms, time_dispatch
 from mg_live.engine import loading, tiny
 from mg_live.engine.audio import ClockSink
 from mg_live.engine.loading import Loaded, Tokenizer
@@ -108,13 +108,19 @@ def main() -> int:
     parser.add_argument("--buffer-ms", type=float, default=100.0, help="the adaptive buffer's ceiling")
     parser.add_argument("--rate", default="10,30", help="OSC messages per second: low,high (0,0: none, to see what "
                                                          "re-primes alone cost)")
+    parser.add_argument("--fixed-buffer", action="store_true", help="the buffer stays at its ceiling (not adaptive)")
+    parser.add_argument("--codec", default="encodec", choices=["encodec", "none"],
+                        help="none: a codec that costs nothing, to see what the codec's thread costs the frame loop")
     args = parser.parse_args()
     started = time.monotonic()
     dtype = args.dtype or ("float16" if mx.default_device() == mx.gpu else "float32")
     loaded = model_for(args.size, dtype)
     rate = loaded.config.sample_rate
     sink = ClockSink(rate, loaded.config.audio_channels, args.buffer_ms)
-    engine = StreamingEngine(loaded, PROMPTS[0], SamplingParams(), sink, morph_seconds=2.0)
+    engine = StreamingEngine(loaded, PROMPTS[0], SamplingParams(), sink, morph_seconds=2.0,
+                             adaptive=not args.fixed_buffer)
+    if args.codec == "none":
+        engine.codec.codec = NullCodec(engine.codec.codec, engine.hop)
     registry = Registry()
     controls = Controls(engine, registry, Path("."))
     osc = OscServer(registry, lambda name, value: controls(name, value, "osc"), "127.0.0.1", 0).start()
