@@ -111,8 +111,6 @@ def main() -> int:
     parser.add_argument("--fixed-buffer", action="store_true", help="the buffer stays at its ceiling (not adaptive)")
     parser.add_argument("--codec", default="encodec", choices=["encodec", "none"],
                         help="none: a codec that costs nothing, to see what the codec's thread costs the frame loop")
-    parser.add_argument("--spin-wait", action="store_true",
-                        help="wait for room in the buffer without sleeping (does a thread's wake-up add to the tail?)")
     args = parser.parse_args()
     started = time.monotonic()
     dtype = args.dtype or ("float16" if mx.default_device() == mx.gpu else "float32")
@@ -121,12 +119,6 @@ def main() -> int:
     sink = ClockSink(rate, loaded.config.audio_channels, args.buffer_ms)
     engine = StreamingEngine(loaded, PROMPTS[0], SamplingParams(), sink, morph_seconds=2.0,
                              adaptive=not args.fixed_buffer)
-    if args.spin_wait:
-        def spin(stop, ahead=0):
-            while not sink.has_room(ahead) and not stop.is_set():
-                time.sleep(0)
-
-        sink.wait_for_room = spin
     if args.codec == "none":
         engine.codec.codec = NullCodec(engine.codec.codec, engine.hop)
     registry = Registry()

@@ -1,6 +1,7 @@
 """Installing mg-live claims one import name, `mg_live`: no generic top-level `engine` or `live` that would
 collide with another project's."""
 
+import os
 import subprocess
 import sys
 import venv
@@ -24,3 +25,14 @@ def test_pip_install_exposes_only_mg_live(tmp_path):
              "if u.find_spec(n)])")
     found = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert found.stdout.strip() == "['mg_live.engine', 'mg_live.live']", found.stderr
+
+
+def test_the_engine_turns_mlx_cuda_graphs_off_unless_the_user_chose():
+    """Recording CUDA graphs made our frames' slow tail (engine/__init__.py); a user's own setting wins."""
+    probe = "import mg_live.engine, os; print(os.environ['MLX_USE_CUDA_GRAPHS'])"
+    for preset, expected in ((None, "0"), ("1", "1")):
+        env = {k: v for k, v in os.environ.items() if k != "MLX_USE_CUDA_GRAPHS"}
+        if preset is not None:
+            env["MLX_USE_CUDA_GRAPHS"] = preset
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
+        assert out.stdout.strip() == expected, out.stderr
