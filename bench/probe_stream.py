@@ -3,9 +3,9 @@
     python bench/probe_stream.py small,medium 400
 
 Per size: the decoder alone (as bench.py times it), streaming end to end at one frame per codec call, and
-the same with a codec that costs nothing (zeros of the right length), each with the host CPU time per frame
-of the thread that steps the decoder and of the codec's thread, and a streamed frame split into dispatching
-its decoder pass and waiting for the codec's oldest chunk.
+the same with a codec that costs nothing (zeros of the right length). The streamed rows also give the host
+CPU time per frame of the thread that steps the decoder and of the codec's thread, and split a frame into
+dispatching its decoder pass and waiting for the codec's oldest chunk.
 """
 
 import sys
