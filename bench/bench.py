@@ -175,14 +175,15 @@ def main() -> int:
             for variant in args.variants.split(","):
                 if variant in ("float32", "float16-eager", "q4") and size in ("medium", "large"):
                     continue  # shown on small; saves scarce device time
-                dtype = {"float32": mx.float32, "bfloat16": mx.bfloat16}.get(variant.split("-")[0], mx.float16)
-                bits = {"q8": 8, "q4": 4}.get(variant)
+                base = variant.split("-")[0]  # float16-stream: float16 weights, streamed
+                dtype = {"float32": mx.float32, "bfloat16": mx.bfloat16}.get(base, mx.float16)
+                bits = {"q8": 8, "q4": 4}.get(base)
                 model = random_model(raw, dtype, bits)
                 cuda_decoder.ENABLED = not variant.endswith("-ops")
                 if "-stream" in variant:  # -stream4: four frames per codec call (mg-live --chunk-frames 4)
                     chunk = int(variant.split("-stream")[1] or 1)
-                    ms = stream_ms(model, args.steps, args.warmup, variant.split("-")[0], chunk)
-                    name = (f"mg-live {variant.split('-')[0]} streaming end to end (decoder + codec + buffer)"
+                    ms = stream_ms(model, args.steps, args.warmup, base, chunk)
+                    name = (f"mg-live {base} streaming end to end (decoder + codec + buffer)"
                             + (f", {chunk} frames per codec call" if chunk > 1 else ""))
                 else:
                     ms = our_step_ms(model, args.steps, args.warmup, compiled=not variant.endswith("-eager"))

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from typing import NamedTuple
 from pathlib import Path
 
 import _repo  # noqa: F401  (mg_live from this checkout)
@@ -58,6 +59,20 @@ def model_for(size: str, dtype: str) -> Loaded:
         return loading.load("tiny", dtype)
     model = bench.random_model(bench.config_for(size, False), loading.DTYPES[dtype], None)
     return Loaded(model, Tokenizer(tiny.ensure()), model.cfg, Path("."), dtype, None)
+
+
+class Chunk(NamedTuple):
+    """One chunk as the soak saw it (chunks sort by frame time first)."""
+
+    ms: float  # per frame
+    building: bool  # a context was being built beside the playing one
+    changed: bool  # a change applied
+    morphing: bool
+    played: float  # seconds of audio played
+    when: float  # monotonic time it was measured
+    active_mb: float  # MLX memory
+    cached_mb: float
+    dispatch_ms: float  # of `ms`, dispatching the decoder's passes
 
 
 class Driver:
@@ -125,8 +140,7 @@ def main() -> int:
     controls = Controls(engine, registry, Path("."))
     osc = OscServer(registry, lambda name, value: controls(name, value, "osc"), "127.0.0.1", 0).start()
     driver = Driver(osc.address[1], tuple(float(x) for x in args.rate.split(",")))
-    chunks = []  # (ms per frame, a context was being built, a change applied, morphing, seconds played, when,
-    #               MLX memory active and cached, ms of it dispatching the decoder's passes)
+    chunks: list[Chunk] = []
     dispatch, cpu = time_dispatch(engine), {}
     rss_start = rss_mb()
     applied = [0]
@@ -145,7 +159,7 @@ def main() -> int:
         if e.sink.ring.waiting:  # priming (the first frame warms up the compiled passes): nothing plays yet
             return
         when, ms = e.metrics.frame_times.recent[-1]
-        chunks.append((ms, len(e.generator.contexts) > 1, e.steering.applied != applied[0], e.conditioner.morphing,
+        chunks.append(Chunk(ms, len(e.generator.contexts) > 1, e.steering.applied != applied[0], e.conditioner.morphing,
                        e.metrics.samples / rate, when, mx.get_active_memory() / 2**20, mx.get_cache_memory() / 2**20,
                        dispatch[0]))
         applied[0] = e.steering.applied
@@ -163,9 +177,9 @@ def main() -> int:
     driver_thread.join()
     osc.close()
     rss_end = rss_mb()
-    times = np.array([c[0] for c in chunks])
-    building = np.array([c[0] for c in chunks if c[1]])
-    quiet = np.array([c[0] for c in chunks if c[1] and not c[2] and not c[3]])  # building, nothing else changing
+    times = np.array([c.ms for c in chunks])
+    building = np.array([c.ms for c in chunks if c.building])
+    quiet = np.array([c.ms for c in chunks if c.building and not c.changed and not c.morphing])  # nothing else
     m = engine.metrics
     print(f"device: MLX {mx.__version__} {mx.default_device()}; {args.size} {dtype}, {m.samples / rate / 60:.1f} min played, "
           f"buffer ceiling {args.buffer_ms:g} ms, {driver.sent} OSC messages "
@@ -177,7 +191,7 @@ def main() -> int:
     print(f"| {args.size} | {dtype} | {minutes:.1f} | {driver.sent} | {sink.underruns} | {np.median(times):.2f} "
           f"| {np.percentile(times, 99):.2f} | {times.max():.2f} | {building.max() if len(building) else 0:.2f} "
           f"| {m.reprimes} | {rss_start:.0f} → {rss_end:.0f} | {m.rtf(rate):.2f} |")
-    playing = np.array([c[0] for c in chunks if not c[1]])  # one context alone: what a re-prime is judged against
+    playing = np.array([c.ms for c in chunks if not c.building])  # one context alone: what a re-prime is judged against
     spread = lambda ms: f"{len(ms)}, median {np.median(ms):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms, p99.9 {np.percentile(ms, 99.9):.2f} ms"  # noqa: E731
     if len(building):
         print(f"frames while building a context: {spread(building)}; with no other change at the same time: "
@@ -186,16 +200,18 @@ def main() -> int:
         print(f"frames with one context: {spread(playing)}, worst {playing.max():.2f} ms")
     print(f"host CPU per frame: engine thread {cpu['engine'] / m.frames:.2f} ms, codec thread "
           f"{cpu['codec'] / m.frames:.2f} ms; dispatching a frame's passes: median "
-          f"{np.median([c[8] for c in chunks]):.2f} ms, p99 {np.percentile([c[8] for c in chunks], 99):.2f} ms")
+          f"{np.median([c.dispatch_ms for c in chunks]):.2f} ms, p99 "
+          f"{np.percentile([c.dispatch_ms for c in chunks], 99):.2f} ms")
     print("slowest frames (ms of which dispatching, at s, building a context, a change applied, morphing):",
-          ", ".join(f"{c[0]:.0f} ({c[8]:.0f})@{c[4]:.1f}{'B' if c[1] else ''}{'C' if c[2] else ''}{'M' if c[3] else ''}"
+          ", ".join(f"{c.ms:.0f} ({c.dispatch_ms:.0f})@{c.played:.1f}{'B' if c.building else ''}"
+                    f"{'C' if c.changed else ''}{'M' if c.morphing else ''}"
                     for c in sorted(chunks, reverse=True)[:8]))
     for c in sorted(chunks, reverse=True)[:4]:  # what came just before the slowest frames
-        ms, when = c[0], c[5]
+        ms, when = c.ms, c.when
         sent = Counter(a for t, a in driver.log if when - ms / 1e3 - 0.3 <= t <= when)
         gcs = [f"gen{g} {d:.0f} ms" for t, d, g in collections if when - ms / 1e3 - 0.05 <= t <= when]
-        print(f"  {ms:.0f} ms frame at {c[4]:.1f} s: OSC in the 0.3 s before: {dict(sent)}; garbage collections: "
-              f"{gcs or 'none'}; MLX memory active {c[6]:.0f} MB, cached {c[7]:.0f} MB")
+        print(f"  {ms:.0f} ms frame at {c.played:.1f} s: OSC in the 0.3 s before: {dict(sent)}; garbage collections: "
+              f"{gcs or 'none'}; MLX memory active {c.active_mb:.0f} MB, cached {c.cached_mb:.0f} MB")
     print("underruns at (s):", ", ".join(f"{t:.1f}" for _, t in m.underrun_events[:20]))
     return 0
 
