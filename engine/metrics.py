@@ -25,6 +25,8 @@ class FrameTimes:
     def __init__(self):
         self.counts = np.zeros(len(EDGES_MS) + 1, np.int64)
         self.recent: deque[tuple[float, float]] = deque()  # (when, ms)
+        # the recent frames that no later frame outdoes, slowest first: worst_recent without a scan per frame
+        self._contenders: deque[tuple[float, float]] = deque()
         self.worst_ever = 0.0
 
     def add(self, ms: float, frames: int = 1) -> None:
@@ -32,15 +34,19 @@ class FrameTimes:
         self.counts[np.searchsorted(EDGES_MS, ms)] += frames
         self.worst_ever = max(self.worst_ever, ms)
         self.recent.append((now, ms))
-        while self.recent and now - self.recent[0][0] > RECENT_SECONDS:
-            self.recent.popleft()
+        while self._contenders and self._contenders[-1][1] <= ms:
+            self._contenders.pop()
+        self._contenders.append((now, ms))
+        for window in (self.recent, self._contenders):
+            while window and now - window[0][0] > RECENT_SECONDS:
+                window.popleft()
 
     @property
     def count(self) -> int:
         return int(self.counts.sum())
 
     def worst_recent(self) -> float:
-        return max((ms for _, ms in self.recent), default=0.0)
+        return self._contenders[0][1] if self._contenders else 0.0
 
     def percentile(self, q: float) -> float:
         """From the histogram: the upper edge of the bin holding the q-th percentile (ms)."""

@@ -11,6 +11,7 @@ import soundfile as sf
 
 from mg_live.engine import loading
 from mg_live.engine.audio import RingBuffer, UnpacedSink, Recorder
+from mg_live.engine import metrics
 from mg_live.engine.encodec import StreamingDecoder
 from mg_live.engine.chroma import Melody
 from mg_live.engine.generation import generate_codes
@@ -114,6 +115,17 @@ def test_ninety_seconds_past_two_reprimes(tiny, tmp_path):
     assert abs(rss[90] - rss[30]) / rss[30] <= 0.05, rss
     audio, _ = sf.read(tmp_path / "long.wav", dtype="float32")
     assert len(audio) == 90 * 32000 and np.isfinite(audio).all()  # what a new context continues: test_reprime
+
+
+def test_the_worst_recent_frame_is_the_slowest_of_the_last_seconds(monkeypatch):
+    now, rng = [0.0], np.random.default_rng(0)
+    monkeypatch.setattr(metrics.time, "monotonic", lambda: now[0])
+    times = metrics.FrameTimes()
+    for _ in range(3000):  # irregular frames, ~0.1 s apart on average: the window holds about 50
+        now[0] += rng.uniform(0, 0.2)
+        times.add(float(rng.exponential(3.0)))
+        assert times.worst_recent() == max(ms for when, ms in times.recent)
+        assert all(now[0] - when <= metrics.RECENT_SECONDS for when, _ in times.recent)
 
 
 def test_ring_buffer_underrun_fades_to_silence():
