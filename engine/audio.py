@@ -25,8 +25,10 @@ class RingBuffer:
         self.capacity, self.channels = capacity, channels
         self.written = 0  # total samples ever written
         self.read = 0  # total samples ever read
-        self.underruns = 0
-        self.underrun_at: deque[int] = deque(maxlen=1024)  # where each underrun happened (samples played)
+        self.underruns = 0  # the ring ran short (written by the consumer only)
+        self.card_gaps = 0  # the card missed a period while this played (written by the card's thread only)
+        # (samples played, whether the card's own) of each gap, oldest first, for the event log
+        self.underrun_at: deque[tuple[int, bool]] = deque(maxlen=1024)
         self.low_water = capacity  # the least that was waiting after a read, since the engine last looked
         self._last = np.zeros(channels, np.float32)
         self._ramp = np.linspace(1, 0, FADE_SAMPLES, endpoint=False, dtype=np.float32)[:, None]
@@ -74,8 +76,15 @@ class RingBuffer:
         self._last[:] = 0
         if not self.ended:
             self.underruns += 1
-            self.underrun_at.append(self.read)
+            self.underrun_at.append((self.read, False))
         return False
+
+    def card_gap(self) -> None:
+        """The card missed a period (PortAudio's output underflow, a JACK xrun): a gap in this sound only
+        while it plays; while priming, paused or drained there was silence anyway."""
+        if self.started and not self.ended:
+            self.card_gaps += 1
+            self.underrun_at.append((self.read, True))
 
 
 class Sink:
@@ -102,7 +111,8 @@ class Sink:
 
     @property
     def underruns(self) -> int:
-        return self.ring.underruns
+        """Gaps heard: the ring ran short, or the card's own (see RingBuffer.card_gap)."""
+        return self.ring.underruns + self.ring.card_gaps
 
     def has_room(self, ahead: int = 0) -> bool:
         """Room for more, `ahead` samples being made already."""
@@ -262,7 +272,6 @@ class CardSink(Sink):
         super().__init__(sample_rate, channels, buffer_ms)
         self.device_rate = device_rate
         self.resampler = Resampler(self.ring, sample_rate, device_rate)
-        self.status_errors = 0  # the card's own underflows (PortAudio's, JACK's xruns)
         self.scratch = np.zeros((0, channels), np.float32)
 
     def reserve(self, frames: int) -> None:
@@ -286,10 +295,6 @@ class CardSink(Sink):
     def played(self) -> int:
         """Model-rate samples heard: read from the ring, less what is still inside the resampler."""
         return self.ring.read - self.resampler.in_flight
-
-    @property
-    def underruns(self) -> int:
-        return self.ring.underruns + self.status_errors
 
     @property
     def rate_text(self) -> str:
@@ -330,7 +335,7 @@ class SoundDeviceSink(CardSink):
 
     def _callback(self, outdata, frames, time_info, status) -> None:
         if status.output_underflow:
-            self.status_errors += 1
+            self.ring.card_gap()
         if self.outputs is None:
             self.clock = (self.played, time.perf_counter())
             self.resampler.read_into(outdata)
@@ -378,8 +383,7 @@ class JackSink(CardSink):
         self.reserve(frames)
 
     def _xrun(self, delayed_usecs: float) -> None:
-        # a client of the graph (ours or another) missed the period: everyone's output had a gap
-        self.status_errors += 1
+        self.ring.card_gap()  # a client of the graph (ours or another) missed the period: all outputs had a gap
 
     def _process(self, frames: int) -> None:
         block = self.pull(frames)

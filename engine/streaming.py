@@ -184,7 +184,7 @@ class Steering:
         """A prompt, slot or negative prompt: compose the new blend off the frame path, then morph to it
         (melody models: a new decoder context reads it and takes over when it is built)."""
         self.requested = blend
-        conditioner, generator = self.engine.conditioner, self.engine.generator
+        conditioner = self.engine.conditioner
 
         def activate(composition, change: Change) -> None:
             self._start(composition, change)
@@ -592,15 +592,16 @@ class StreamingEngine:
         m.frame_times.add(seconds * 1000 / frames, frames)
         m.reprimes = self.generator.reprimes
         ring = self.sink.ring
-        while len(m.underrun_events) < ring.underruns and ring.underrun_at:
-            played = ring.underrun_at.popleft()
+        while ring.underrun_at:
+            played, card = ring.underrun_at.popleft()
             event = (played // self.hop, played / self.sink.sample_rate)
             m.underrun_events.append(event)
             if self.log:
                 self.log.write({"underrun": len(m.underrun_events), "frame": event[0], "t": round(event[1], 4),
                                 "worst_frame_ms": round(m.frame_times.worst_recent(), 2),
                                 "building_context": len(self.generator.contexts) > 1,
-                                "buffer_ms": round(self.sink.target / self.sink.sample_rate * 1000, 1)})
+                                "buffer_ms": round(self.sink.target / self.sink.sample_rate * 1000, 1)}
+                               | ({"card": True} if card else {}))
         self.buffer.update(m.frame_times.worst_recent())
         if not self.timeline.started and self.sink.paced and self.sink.clock and self.sink.played > 0:
             self.timeline.begin(self.heard_at(0))  # a tempo set by hand counts its beat 0 from the first sound

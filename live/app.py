@@ -445,7 +445,8 @@ def main(argv: list[str] | None = None) -> int:
     errors = ", ".join(f"{k} {v}" for k, v in registry.errors.items())
     m = engine.metrics
     print(f"\nmg-live: played {m.samples / rate:.2f} s, {m.frames} frames, rtf {m.rtf(rate):.2f}, "
-          f"underruns {sink.underruns}, worst frame {m.frame_times.worst_ever:.1f} ms "
+          f"underruns {sink.underruns}" + (f" ({sink.ring.card_gaps} from the card)" if sink.ring.card_gaps else "")
+          + f", worst frame {m.frame_times.worst_ever:.1f} ms "
           f"(p99 {m.frame_times.percentile(99):g} ms), reprimes {m.reprimes}"
           + (f", changes that could not apply {m.faults}" if m.faults else "")
           + (f", ignored input: {errors}" if errors else ""), file=sys.stderr)

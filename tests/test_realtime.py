@@ -72,3 +72,23 @@ def test_melody_change_chord_and_reset_never_underrun(tmp_path):
     building = [ms for ms, catching_up, _ in timeline.rows[50:] if catching_up]
     alone = [ms for ms, catching_up, _ in timeline.rows[50:] if not catching_up]
     assert np.median(building) <= 3 * np.median(alone)
+
+
+def test_a_gap_the_card_made_is_counted_and_logged_as_the_cards(tmp_path):
+    """A card's own underflow (a JACK xrun) while mg-live plays: one underrun, in the event log with the
+    frame it was heard at and marked as the card's; the ring itself never ran short."""
+    tiny = loading.load("tiny")
+    sink = ClockSink(32000, 1, buffer_ms=300)
+    engine = StreamingEngine(tiny, "slow ambient pad", SamplingParams(), sink, log_path=tmp_path / "take.jsonl")
+    heard = []
+
+    def on_chunk(e):
+        if e.metrics.frames == 100:
+            heard.append(sink.ring.read // 640)
+            sink.ring.card_gap()  # as the card's callback does when its status says it underflowed
+
+    engine.run(3.0, on_chunk=on_chunk)
+    assert sink.underruns == 1 and sink.ring.underruns == 0
+    log = [json.loads(line) for line in (tmp_path / "take.jsonl").read_text().splitlines()]
+    gaps = [r for r in log if "underrun" in r]
+    assert len(gaps) == 1 and gaps[0]["card"] is True and abs(gaps[0]["frame"] - heard[0]) <= 1
