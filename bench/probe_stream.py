@@ -10,6 +10,7 @@ dispatching its decoder pass and waiting for the codec's oldest chunk.
 
 import sys
 import time
+from typing import NamedTuple
 
 import _repo  # noqa: F401  (mg_live from this checkout)
 
@@ -34,18 +35,42 @@ def thread_cpu_ms(thread) -> float:
     return time.clock_gettime(time.pthread_getcpuclockid(thread.ident)) * 1000
 
 
-def time_dispatch(engine: StreamingEngine) -> list[float]:
-    """Times each chunk's dispatch (its decoder passes, built and queued): the list's one item, in ms."""
-    dispatch, make_chunk = [0.0], engine._make_chunk
+class Phases(NamedTuple):
+    """Where one chunk's dispatch went (ms): all of it, the compiled passes' calls within it, and the
+    stepping thread's CPU time over it (wall well above CPU: the thread waited, for the interpreter lock
+    or for the device)."""
+
+    dispatch: float
+    graph: float
+    cpu: float
+
+
+def time_dispatch(engine: StreamingEngine) -> list[Phases]:
+    """Times each chunk's dispatch (its decoder passes, built and queued): the list's one item."""
+    timed_chunk, make_chunk, graph_for = [Phases(0.0, 0.0, 0.0)], engine._make_chunk, engine.generator._graph_for
+    in_graph = [0.0]
+
+    def timed_graph_for(plan):
+        graph = graph_for(plan)
+
+        def timed(*args):
+            start = time.perf_counter()
+            out = graph(*args)
+            in_graph[0] += time.perf_counter() - start
+            return out
+
+        return timed
 
     def timed():
-        start = time.perf_counter()
+        in_graph[0], cpu, start = 0.0, time.thread_time(), time.perf_counter()
         codes = make_chunk()
-        dispatch[0] = (time.perf_counter() - start) * 1000
+        timed_chunk[0] = Phases((time.perf_counter() - start) * 1000, in_graph[0] * 1000,
+                                (time.thread_time() - cpu) * 1000)
         return codes
 
     engine._make_chunk = timed
-    return dispatch
+    engine.generator._graph_for = timed_graph_for
+    return timed_chunk
 
 
 def stream(model, frames: int, null_codec: bool) -> dict:
@@ -58,7 +83,7 @@ def stream(model, frames: int, null_codec: bool) -> dict:
         cpu["main"] = time.thread_time()
 
         def after_chunk(e):
-            split.append((dispatch[0], e.metrics.frame_times.recent[-1][1]))
+            split.append((dispatch[0].dispatch, e.metrics.frame_times.recent[-1][1]))
             cpu["codec"], cpu["frames"] = thread_cpu_ms(e.codec._thread), e.metrics.frames
             cpu["main end"] = time.thread_time()
 

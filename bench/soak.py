@@ -29,7 +29,7 @@ import numpy as np
 from pythonosc.udp_client import SimpleUDPClient
 
 import bench
-from probe_stream import NullCodec, thread_cpu_ms, time_dispatch
+from probe_stream import NullCodec, Phases, thread_cpu_ms, time_dispatch
 from mg_live.engine import loading, tiny
 from mg_live.engine.audio import ClockSink
 from mg_live.engine.loading import Loaded, Tokenizer
@@ -72,7 +72,8 @@ class Chunk(NamedTuple):
     when: float  # monotonic time it was measured
     active_mb: float  # MLX memory
     cached_mb: float
-    dispatch_ms: float  # of `ms`, dispatching the decoder's passes
+    phases: Phases  # of `ms`, dispatching the decoder's passes (the compiled calls in it, the thread's CPU)
+    codec_cpu_ms: float  # the codec thread's CPU time since the chunk before
 
 
 class Driver:
@@ -161,7 +162,7 @@ def main() -> int:
         when, ms = e.metrics.frame_times.recent[-1]
         chunks.append(Chunk(ms, len(e.generator.contexts) > 1, e.steering.applied != applied[0], e.conditioner.morphing,
                        e.metrics.samples / rate, when, mx.get_active_memory() / 2**20, mx.get_cache_memory() / 2**20,
-                       dispatch[0]))
+                       dispatch[0], thread_cpu_ms(e.codec._thread) - cpu.get("codec", 0.0)))
         applied[0] = e.steering.applied
         cpu["engine"], cpu["codec"] = time.thread_time() * 1000, thread_cpu_ms(e.codec._thread)
 
@@ -199,13 +200,19 @@ def main() -> int:
     if len(playing):
         print(f"frames with one context: {spread(playing)}, worst {playing.max():.2f} ms")
     print(f"host CPU per frame: engine thread {cpu['engine'] / m.frames:.2f} ms, codec thread "
-          f"{cpu['codec'] / m.frames:.2f} ms; dispatching a frame's passes: median "
-          f"{np.median([c.dispatch_ms for c in chunks]):.2f} ms, p99 "
-          f"{np.percentile([c.dispatch_ms for c in chunks], 99):.2f} ms")
-    print("slowest frames (ms of which dispatching, at s, building a context, a change applied, morphing):",
-          ", ".join(f"{c.ms:.0f} ({c.dispatch_ms:.0f})@{c.played:.1f}{'B' if c.building else ''}"
-                    f"{'C' if c.changed else ''}{'M' if c.morphing else ''}"
-                    for c in sorted(chunks, reverse=True)[:8]))
+          f"{cpu['codec'] / m.frames:.2f} ms")
+    for name, picked in (("one context", [c for c in chunks if not c.building]),
+                         ("building", [c for c in chunks if c.building])):
+        if picked:
+            p = {f: np.array([getattr(c.phases, f) for c in picked]) for f in Phases._fields}
+            print(f"dispatching a frame's passes, {name}: " + "; ".join(
+                f"{f} median {np.median(v):.2f} / p99 {np.percentile(v, 99):.2f} ms" for f, v in p.items()))
+    print("slowest frames: ms (dispatching: wall / in the compiled calls / the thread's CPU; the codec thread's "
+          "CPU) at s, B building a context, C a change applied, M morphing:")
+    print("  " + ", ".join(f"{c.ms:.1f} ({c.phases.dispatch:.1f}/{c.phases.graph:.1f}/{c.phases.cpu:.1f}; "
+                          f"{c.codec_cpu_ms:.1f})@{c.played:.1f}{'B' if c.building else ''}"
+                          f"{'C' if c.changed else ''}{'M' if c.morphing else ''}"
+                          for c in sorted(chunks, reverse=True)[:16]))
     for c in sorted(chunks, reverse=True)[:4]:  # what came just before the slowest frames
         ms, when = c.ms, c.when
         sent = Counter(a for t, a in driver.log if when - ms / 1e3 - 0.3 <= t <= when)
