@@ -195,8 +195,9 @@ def main() -> int:
     playing = np.array([c.ms for c in chunks if not c.building])  # one context alone: what a re-prime is judged against
     spread = lambda ms: f"{len(ms)}, median {np.median(ms):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms, p99.9 {np.percentile(ms, 99.9):.2f} ms"  # noqa: E731
     if len(building):
-        print(f"frames while building a context: {spread(building)}; with no other change at the same time: "
-              f"worst {quiet.max() if len(quiet) else 0:.2f} ms")
+        print(f"frames while building a context: {spread(building)}, worst {building.max():.2f} ms "
+              f"({building.max() / np.median(times):.1f}× the median frame); with no other change at the same time: "
+              f"{f'worst {quiet.max():.2f} ms ({quiet.max() / np.median(times):.1f}×)' if len(quiet) else 'none'}")
     if len(playing):
         print(f"frames with one context: {spread(playing)}, worst {playing.max():.2f} ms")
     print(f"host CPU per frame: engine thread {cpu['engine'] / m.frames:.2f} ms, codec thread "

@@ -3,6 +3,7 @@ audio wait. Contexts are short here (6 s) so that several re-primes happen in a 
 generous, and frame times are compared as ratios, never against absolute numbers."""
 
 import json
+import sys
 
 import numpy as np
 import soundfile as sf
@@ -10,7 +11,7 @@ import soundfile as sf
 from mg_live.engine import loading
 from mg_live.engine.audio import ClockSink
 from mg_live.engine.sampling import SamplingParams
-from mg_live.engine.streaming import StreamingEngine
+from mg_live.engine.streaming import SWITCH_INTERVAL_S, StreamingEngine
 import oracle
 
 
@@ -35,10 +36,17 @@ def test_paced_run_across_reprimes_never_underruns(tmp_path):
     sink = ClockSink(32000, 1, buffer_ms=300)
     engine = StreamingEngine(tiny, "slow ambient pad", SamplingParams(), sink, window_seconds=2.0, horizon=300,
                              log_path=tmp_path / "take.jsonl")
-    timeline = Timeline()
-    engine.run(16.0, on_chunk=timeline)
+    timeline, intervals, before = Timeline(), set(), sys.getswitchinterval()
+
+    def on_chunk(e):
+        timeline(e)
+        intervals.add(sys.getswitchinterval())
+
+    engine.run(16.0, on_chunk=on_chunk)
     assert sink.underruns == 0
     assert engine.generator.reprimes >= 3 and timeline.switches >= 3
+    # while it plays, other threads hold the interpreter in short turns (this backend's); then as before
+    assert intervals == {SWITCH_INTERVAL_S["cpu"]} and sys.getswitchinterval() == before
     building = [ms for ms, catching_up, _ in timeline.rows[50:] if catching_up]
     alone = [ms for ms, catching_up, _ in timeline.rows[50:] if not catching_up]
     # Building a context costs each frame a little, spread over many frames: never one long stall.
