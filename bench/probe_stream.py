@@ -8,6 +8,7 @@ CPU time per frame of the thread that steps the decoder and of the codec's threa
 dispatching its decoder pass and waiting for the codec's oldest chunk.
 """
 
+import resource
 import sys
 import time
 from typing import NamedTuple
@@ -36,18 +37,30 @@ def thread_cpu_ms(thread) -> float:
 
 
 class Phases(NamedTuple):
-    """Where one chunk's dispatch went (ms): all of it, the compiled passes' calls within it, and the
-    stepping thread's CPU time over it (wall well above CPU: the thread waited, for the interpreter lock
-    or for the device)."""
+    """Where one chunk's dispatch went: all of it, the compiled passes' calls within it, the stepping
+    thread's CPU time over it (wall well above CPU: the thread waited, for the interpreter lock or for the
+    device) and the part of that spent in the kernel (page faults, driver calls), in ms; and the page
+    faults the thread took. Kernel time and faults are Linux's per-thread counts (0 elsewhere); the kernel
+    time is sampled at the scheduler's tick, so read it over many frames, not one."""
 
     dispatch: float
     graph: float
     cpu: float
+    system: float
+    faults: int
+
+
+def _kernel_side() -> tuple[float, int]:
+    """(seconds in the kernel, minor page faults) of the calling thread so far."""
+    if not hasattr(resource, "RUSAGE_THREAD"):
+        return 0.0, 0
+    usage = resource.getrusage(resource.RUSAGE_THREAD)
+    return usage.ru_stime, usage.ru_minflt
 
 
 def time_dispatch(engine: StreamingEngine) -> list[Phases]:
     """Times each chunk's dispatch (its decoder passes, built and queued): the list's one item."""
-    timed_chunk, make_chunk, graph_for = [Phases(0.0, 0.0, 0.0)], engine._make_chunk, engine.generator._graph_for
+    timed_chunk, make_chunk, graph_for = [Phases(0.0, 0.0, 0.0, 0.0, 0)], engine._make_chunk, engine.generator._graph_for
     in_graph = [0.0]
 
     def timed_graph_for(plan):
@@ -62,10 +75,12 @@ def time_dispatch(engine: StreamingEngine) -> list[Phases]:
         return timed
 
     def timed():
-        in_graph[0], cpu, start = 0.0, time.thread_time(), time.perf_counter()
+        in_graph[0], cpu, (system, faults), start = 0.0, time.thread_time(), _kernel_side(), time.perf_counter()
         codes = make_chunk()
-        timed_chunk[0] = Phases((time.perf_counter() - start) * 1000, in_graph[0] * 1000,
-                                (time.thread_time() - cpu) * 1000)
+        wall, cpu = time.perf_counter() - start, time.thread_time() - cpu
+        system_after, faults_after = _kernel_side()
+        timed_chunk[0] = Phases(wall * 1000, in_graph[0] * 1000, cpu * 1000, (system_after - system) * 1000,
+                                faults_after - faults)
         return codes
 
     engine._make_chunk = timed

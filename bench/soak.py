@@ -207,10 +207,12 @@ def main() -> int:
         if picked:
             p = {f: np.array([getattr(c.phases, f) for c in picked]) for f in Phases._fields}
             print(f"dispatching a frame's passes, {name}: " + "; ".join(
-                f"{f} median {np.median(v):.2f} / p99 {np.percentile(v, 99):.2f} ms" for f, v in p.items()))
-    print("slowest frames: ms (dispatching: wall / in the compiled calls / the thread's CPU; the codec thread's "
-          "CPU) at s, B building a context, C a change applied, M morphing:")
-    print("  " + ", ".join(f"{c.ms:.1f} ({c.phases.dispatch:.1f}/{c.phases.graph:.1f}/{c.phases.cpu:.1f}; "
+                f"{f} median {np.median(v):.2f} / p99 {np.percentile(v, 99):.2f}{'' if f == 'faults' else ' ms'}"
+                for f, v in p.items()))
+    print("slowest frames: ms (dispatching: wall / in the compiled calls / the thread's CPU, of it in the kernel "
+          "/ page faults; the codec thread's CPU) at s, B building a context, C a change applied, M morphing:")
+    print("  " + ", ".join(f"{c.ms:.1f} ({c.phases.dispatch:.1f}/{c.phases.graph:.1f}/{c.phases.cpu:.1f}, "
+                          f"{c.phases.system:.1f}/{c.phases.faults}; "
                           f"{c.codec_cpu_ms:.1f})@{c.played:.1f}{'B' if c.building else ''}"
                           f"{'C' if c.changed else ''}{'M' if c.morphing else ''}"
                           for c in sorted(chunks, reverse=True)[:16]))
