@@ -29,6 +29,7 @@ from functools import lru_cache
 
 import mlx.core as mx
 import mlx.nn as nn
+import numpy as np
 
 ENABLED = os.environ.get("MG_FUSED_LAYERS", "1") != "0"  # MG_FUSED_LAYERS=0: the plain MLX layers
 
@@ -619,7 +620,7 @@ def layers(decoder, x: mx.array, spans: list, cache: list, cross: list | None,
     # per row (branch-major, as x lays them out): cache row, position, condition row
     first_rows = mx.array([span.rows for span in spans for _ in range(span.length)], mx.int32)
     positions = mx.concatenate([span.positions for span in spans]) if len(spans) > 1 else spans[0].positions
-    branch = mx.arange(batch, dtype=mx.int32)[:, None]
+    branch = mx.array(np.arange(batch, dtype=np.int32))[:, None]  # a constant of the compiled pass, not a kernel
     table = mx.stack([first_rows[None] + branch, mx.broadcast_to(positions[None], (batch, length)),
                       mx.broadcast_to(branch, (batch, length))], axis=-1).reshape(rows, 3).astype(mx.int32)
     barrier, no_mask = _constants(threading.get_ident())

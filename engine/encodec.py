@@ -10,6 +10,7 @@ import math
 
 import mlx.core as mx
 import mlx.nn as nn
+import numpy as np
 
 from .config import EncodecConfig
 
@@ -203,7 +204,7 @@ class Quantizer(nn.Module):
     def decode(self, codes: mx.array) -> mx.array:
         """codes [batch, num_codebooks, frames] → [batch, frames, dim]."""
         num_codebooks, size = codes.shape[1], self.embed.shape[1]
-        offsets = (mx.arange(num_codebooks) * size)[None, :, None]
+        offsets = mx.array(np.arange(num_codebooks, dtype=np.int32) * size)[None, :, None]  # no kernels per call
         flat = self.embed.reshape(-1, self.embed.shape[-1])
         return flat[codes + offsets].sum(axis=1)
 

@@ -58,10 +58,12 @@ class Span:
 
     def __init__(self, rows: int, length: int, start: mx.array, max_len: int, dtype=mx.float32):
         self.rows, self.length = rows, length
-        self.positions = start + mx.arange(length, dtype=mx.int32)
+        # ranges from NumPy: constants of a compiled pass, not an operation (a kernel launch) in each step
+        self.positions = start + mx.array(np.arange(length, dtype=np.int32))
         self.where = mx.concatenate([mx.array([rows], mx.int32), start])  # slice_update's (row, position)
         # Causal over the static cache; additive, built once per pass (backends convert bool masks per call).
-        self.mask = mx.where(mx.arange(max_len)[None, :] <= self.positions[:, None], 0.0, -mx.inf).astype(dtype)
+        self.mask = mx.where(mx.array(np.arange(max_len, dtype=np.int32))[None, :] <= self.positions[:, None],
+                             0.0, -mx.inf).astype(dtype)
 
 
 def add_linear(x: mx.array, layer: nn.Module, h: mx.array) -> mx.array:
@@ -149,7 +151,7 @@ class Decoder(nn.Module):
     def embed_tokens(self, tokens: mx.array) -> mx.array:
         """tokens [B, K, T] → summed codebook embeddings [B, T, D]."""
         K, V = self.cfg.num_codebooks, self.cfg.vocab_size
-        rows = tokens + (mx.arange(K, dtype=tokens.dtype) * (V + 1))[None, :, None]
+        rows = tokens + mx.array(np.arange(K, dtype=np.int32) * (V + 1), tokens.dtype)[None, :, None]
         return self.embed[rows].sum(axis=1)
 
     def __call__(self, x, spans, cache, cross, cross_mask=None):
