@@ -160,11 +160,12 @@ def main() -> int:
         if e.sink.ring.waiting:  # priming (the first frame warms up the compiled passes): nothing plays yet
             return
         when, ms = e.metrics.frame_times.recent[-1]
+        codec_cpu = thread_cpu_ms(e.codec._thread)
         chunks.append(Chunk(ms, len(e.generator.contexts) > 1, e.steering.applied != applied[0], e.conditioner.morphing,
                        e.metrics.samples / rate, when, mx.get_active_memory() / 2**20, mx.get_cache_memory() / 2**20,
-                       dispatch[0], thread_cpu_ms(e.codec._thread) - cpu.get("codec", 0.0)))
+                       dispatch[0], codec_cpu - cpu.get("codec", 0.0)))
         applied[0] = e.steering.applied
-        cpu["engine"], cpu["codec"] = time.thread_time() * 1000, thread_cpu_ms(e.codec._thread)
+        cpu["engine"], cpu["codec"] = time.thread_time() * 1000, codec_cpu
 
     # A time limit (timeout's SIGTERM) ends the run early but still prints what was measured.
     signal.signal(signal.SIGTERM, lambda *_: engine.stop())

@@ -188,11 +188,7 @@ class Steering:
         (melody models: a new decoder context reads it and takes over when it is built)."""
         self.requested = blend
         conditioner = self.engine.conditioner
-
-        def activate(composition, change: Change) -> None:
-            self._start(composition, change)
-
-        self._prepare(change, lambda: conditioner.compose(blend), activate)
+        self._prepare(change, lambda: conditioner.compose(blend), self._start)
 
     def _start(self, composition, change: Change) -> None:
         """Morph to a composed blend (melody models: a new context reads it, from the line when quantized)."""
