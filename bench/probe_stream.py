@@ -37,54 +37,93 @@ def thread_cpu_ms(thread) -> float:
 
 
 class Phases(NamedTuple):
-    """Where one chunk's dispatch went: all of it, the compiled passes' calls within it, the stepping
-    thread's CPU time over it (wall well above CPU: the thread waited, for the interpreter lock or for the
-    device) and the part of that spent in the kernel (page faults, driver calls), in ms; and the page
-    faults the thread took. Kernel time and faults are Linux's per-thread counts (0 elsewhere); the kernel
-    time is sampled at the scheduler's tick, so read it over many frames, not one."""
+    """Where one chunk's dispatch went, in ms: all of it; the controls applied before each frame; the
+    compiled passes' calls (building the lazy graph); their evaluation (encoding and launching the kernels,
+    `mx.async_eval`); the stepping thread's CPU time over it (wall well above CPU: the thread waited, for the
+    interpreter lock or for the device) and the part of that spent in the kernel (page faults, driver
+    calls). Then counts: the page faults the thread took, the times the scheduler took the core from it,
+    and whether it ran on another CPU after the chunk than before. Kernel time, faults and switches are
+    Linux's per-thread counts (0 elsewhere); the kernel time is sampled at the scheduler's tick, so read it
+    over many frames, not one."""
 
     dispatch: float
+    steer: float
     graph: float
+    evaluate: float
     cpu: float
     system: float
     faults: int
+    preempted: int
+    moved: int
 
 
-def _kernel_side() -> tuple[float, int]:
-    """(seconds in the kernel, minor page faults) of the calling thread so far."""
+COUNTS = ("faults", "preempted", "moved")  # the Phases that are counts, not ms
+
+
+def _kernel_side() -> tuple[float, int, int]:
+    """(seconds in the kernel, minor page faults, involuntary context switches) of the calling thread."""
     if not hasattr(resource, "RUSAGE_THREAD"):
-        return 0.0, 0
+        return 0.0, 0, 0
     usage = resource.getrusage(resource.RUSAGE_THREAD)
-    return usage.ru_stime, usage.ru_minflt
+    return usage.ru_stime, usage.ru_minflt, usage.ru_nivcsw
+
+
+def _cpu_now() -> int:
+    """The CPU the calling thread last ran on (Linux; -1 elsewhere)."""
+    try:
+        with open("/proc/thread-self/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[36])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+class _Timed:
+    """Wraps a callable, adding the seconds spent in it to `spent[0]`."""
+
+    def __init__(self, fn, spent: list):
+        self.fn, self.spent = fn, spent
+
+    def __call__(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            self.spent[0] += time.perf_counter() - start
+
+
+class _FramesMx:
+    """mlx.core as the frames module sees it, its async_eval timed."""
+
+    def __init__(self, spent: list):
+        self.async_eval = _Timed(mx.async_eval, spent)
+
+    def __getattr__(self, name):
+        return getattr(mx, name)
 
 
 def time_dispatch(engine: StreamingEngine) -> list[Phases]:
     """Times each chunk's dispatch (its decoder passes, built and queued): the list's one item."""
-    timed_chunk, make_chunk, graph_for = [Phases(0.0, 0.0, 0.0, 0.0, 0)], engine._make_chunk, engine.generator._graph_for
-    in_graph = [0.0]
-
-    def timed_graph_for(plan):
-        graph = graph_for(plan)
-
-        def timed(*args):
-            start = time.perf_counter()
-            out = graph(*args)
-            in_graph[0] += time.perf_counter() - start
-            return out
-
-        return timed
+    timed_chunk, make_chunk, graph_for = [Phases(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0, 0)], engine._make_chunk, \
+        engine.generator._graph_for
+    steer, graph, evaluate = [0.0], [0.0], [0.0]
+    engine.steering.at_frame = _Timed(engine.steering.at_frame, steer)
+    engine.generator._graph_for = lambda plan: _Timed(graph_for(plan), graph)
+    frames_module = sys.modules[type(engine.generator).__module__]
+    frames_module.mx = _FramesMx(evaluate)
 
     def timed():
-        in_graph[0], cpu, (system, faults), start = 0.0, time.thread_time(), _kernel_side(), time.perf_counter()
+        steer[0] = graph[0] = evaluate[0] = 0.0
+        core, (system, faults, preempted) = _cpu_now(), _kernel_side()
+        cpu, start = time.thread_time(), time.perf_counter()
         codes = make_chunk()
         wall, cpu = time.perf_counter() - start, time.thread_time() - cpu
-        system_after, faults_after = _kernel_side()
-        timed_chunk[0] = Phases(wall * 1000, in_graph[0] * 1000, cpu * 1000, (system_after - system) * 1000,
-                                faults_after - faults)
+        system_after, faults_after, preempted_after = _kernel_side()
+        timed_chunk[0] = Phases(wall * 1000, steer[0] * 1000, graph[0] * 1000, evaluate[0] * 1000, cpu * 1000,
+                                (system_after - system) * 1000, faults_after - faults, preempted_after - preempted,
+                                int(_cpu_now() != core))
         return codes
 
     engine._make_chunk = timed
-    engine.generator._graph_for = timed_graph_for
     return timed_chunk
 
 

@@ -29,7 +29,7 @@ import numpy as np
 from pythonosc.udp_client import SimpleUDPClient
 
 import bench
-from probe_stream import NullCodec, Phases, thread_cpu_ms, time_dispatch
+from probe_stream import COUNTS, NullCodec, Phases, thread_cpu_ms, time_dispatch
 from mg_live.engine import loading, tiny
 from mg_live.engine.audio import ClockSink
 from mg_live.engine.loading import Loaded, Tokenizer
@@ -68,7 +68,9 @@ class Chunk(NamedTuple):
     building: bool  # a context was being built beside the playing one
     changed: bool  # a change applied
     morphing: bool
+    preparing: bool  # a change was being prepared on the preparing thread (text through T5, keys and values)
     played: float  # seconds of audio played
+    target_ms: float  # the adaptive buffer's target
     when: float  # monotonic time it was measured
     active_mb: float  # MLX memory
     cached_mb: float
@@ -162,7 +164,8 @@ def main() -> int:
         when, ms = e.metrics.frame_times.recent[-1]
         codec_cpu = thread_cpu_ms(e.codec._thread)
         chunks.append(Chunk(ms, len(e.generator.contexts) > 1, e.steering.applied != applied[0], e.conditioner.morphing,
-                       e.metrics.samples / rate, when, mx.get_active_memory() / 2**20, mx.get_cache_memory() / 2**20,
+                       bool(e.steering.pending),
+                       e.metrics.samples / rate, e.sink.target / rate * 1000, when, mx.get_active_memory() / 2**20, mx.get_cache_memory() / 2**20,
                        dispatch[0], codec_cpu - cpu.get("codec", 0.0)))
         applied[0] = e.steering.applied
         cpu["engine"], cpu["codec"] = time.thread_time() * 1000, codec_cpu
@@ -181,7 +184,8 @@ def main() -> int:
     rss_end = rss_mb()
     times = np.array([c.ms for c in chunks])
     building = np.array([c.ms for c in chunks if c.building])
-    quiet = np.array([c.ms for c in chunks if c.building and not c.changed and not c.morphing])  # nothing else
+    quiet = np.array([c.ms for c in chunks  # a re-prime alone: nothing else happening
+                      if c.building and not (c.changed or c.morphing or c.preparing)])
     m = engine.metrics
     print(f"device: MLX {mx.__version__} {mx.default_device()}; {args.size} {dtype}, {m.samples / rate / 60:.1f} min played, "
           f"buffer ceiling {args.buffer_ms:g} ms, {driver.sent} OSC messages "
@@ -197,7 +201,7 @@ def main() -> int:
     spread = lambda ms: f"{len(ms)}, median {np.median(ms):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms, p99.9 {np.percentile(ms, 99.9):.2f} ms"  # noqa: E731
     if len(building):
         print(f"frames while building a context: {spread(building)}, worst {building.max():.2f} ms "
-              f"({building.max() / np.median(times):.1f}× the median frame); with no other change at the same time: "
+              f"({building.max() / np.median(times):.1f}× the median frame); with no change applied, morphing or being prepared at the same time: "
               f"{f'worst {quiet.max():.2f} ms ({quiet.max() / np.median(times):.1f}×)' if len(quiet) else 'none'}")
     if len(playing):
         print(f"frames with one context: {spread(playing)}, worst {playing.max():.2f} ms")
@@ -208,14 +212,16 @@ def main() -> int:
         if picked:
             p = {f: np.array([getattr(c.phases, f) for c in picked]) for f in Phases._fields}
             print(f"dispatching a frame's passes, {name}: " + "; ".join(
-                f"{f} median {np.median(v):.2f} / p99 {np.percentile(v, 99):.2f}{'' if f == 'faults' else ' ms'}"
+                f"{f} median {np.median(v):.2f} / p99 {np.percentile(v, 99):.2f}{'' if f in COUNTS else ' ms'}"
                 for f, v in p.items()))
-    print("slowest frames: ms (dispatching: wall / in the compiled calls / the thread's CPU, of it in the kernel "
-          "/ page faults; the codec thread's CPU) at s, B building a context, C a change applied, M morphing:")
-    print("  " + ", ".join(f"{c.ms:.1f} ({c.phases.dispatch:.1f}/{c.phases.graph:.1f}/{c.phases.cpu:.1f}, "
-                          f"{c.phases.system:.1f}/{c.phases.faults}; "
-                          f"{c.codec_cpu_ms:.1f})@{c.played:.1f}{'B' if c.building else ''}"
-                          f"{'C' if c.changed else ''}{'M' if c.morphing else ''}"
+    print("slowest frames: ms (dispatching: wall / controls / compiled calls / evaluating them / the thread's CPU, "
+          "of it in the kernel; page faults, preemptions, moved to another CPU; the codec thread's CPU) at s, "
+          "B building a context, C a change applied, M morphing, P preparing a change:")
+    print("  " + ", ".join(f"{c.ms:.1f} ({c.phases.dispatch:.1f}/{c.phases.steer:.1f}/{c.phases.graph:.1f}/"
+                          f"{c.phases.evaluate:.1f}/{c.phases.cpu:.1f}, {c.phases.system:.1f}; {c.phases.faults}, "
+                          f"{c.phases.preempted}, {c.phases.moved}; {c.codec_cpu_ms:.1f})@{c.played:.1f}"
+                          f"{'B' if c.building else ''}{'C' if c.changed else ''}{'M' if c.morphing else ''}"
+                          f"{'P' if c.preparing else ''}"
                           for c in sorted(chunks, reverse=True)[:16]))
     for c in sorted(chunks, reverse=True)[:4]:  # what came just before the slowest frames
         ms, when = c.ms, c.when
@@ -223,7 +229,8 @@ def main() -> int:
         gcs = [f"gen{g} {d:.0f} ms" for t, d, g in collections if when - ms / 1e3 - 0.05 <= t <= when]
         print(f"  {ms:.0f} ms frame at {c.played:.1f} s: OSC in the 0.3 s before: {dict(sent)}; garbage collections: "
               f"{gcs or 'none'}; MLX memory active {c.active_mb:.0f} MB, cached {c.cached_mb:.0f} MB")
-    print("underruns at (s):", ", ".join(f"{t:.1f}" for _, t in m.underrun_events[:20]))
+    print("underruns at (s), with the buffer's target then:", ", ".join(
+        f"{t:.1f} ({next((c.target_ms for c in chunks if c.played >= t), 0):.0f} ms)" for _, t in m.underrun_events[:20]))
     return 0
 
 
