@@ -147,7 +147,8 @@ class AdaptiveBuffer:
     """How far generation runs ahead of the ear, adjusted as it plays. It starts safe, at the ceiling
     (`--buffer-ms`); while frames come steadily it shrinks slowly toward what the recent frame times need
     (1.5 times the worst frame of the last seconds, plus a chunk and the consumer's block); after a near miss
-    (the buffer ran below a quarter of its target, or under) it grows at once and holds for a while."""
+    (the buffer ran below a quarter of its target, or under) it grows at once and holds for a while. When a
+    new prompt, blend or melody takes effect it goes back to the ceiling and holds (`brace`)."""
 
     SHRINK_PER_SECOND = 0.004  # seconds of target given up per second of steady playing
     HOLD_SECONDS = 10.0
@@ -159,6 +160,16 @@ class AdaptiveBuffer:
         self.hold_until = time.monotonic() + self.HOLD_SECONDS
         self.last = time.monotonic()
         self.near_misses = 0
+
+    def brace(self) -> None:
+        """A prepared change took effect: back to the ceiling, held as after a near miss. On an H200, under a
+        burst of prompt changes (4 within 0.3 s, each restarting the morph), five frames took 149 ms to make
+        100 ms of audio, one of them 48 ms: more than a target shrunk to the steady frame times holds
+        (bench/results-h200.md). Braced when the change takes effect, not when it arrives: the frames that
+        fill the deeper buffer are its own, so its latency is unchanged."""
+        if self.enabled and self.sink.ring.started and not self.sink.ring.ended:
+            self.sink.target = self.sink.ceiling
+            self.hold_until = time.monotonic() + self.HOLD_SECONDS
 
     def update(self, worst_recent_ms: float) -> None:
         """Once per chunk, from the engine's thread."""

@@ -154,6 +154,7 @@ class Steering:
             self._fault(change, e)
             return
         activate(result, change)
+        self.engine.buffer.brace()  # a new condition costs the frames after it more than the steady ones (audio.py)
         self._took_effect(change)
 
     def _took_effect(self, change: Change) -> None:

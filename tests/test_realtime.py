@@ -9,7 +9,7 @@ import numpy as np
 import soundfile as sf
 
 from mg_live.engine import loading
-from mg_live.engine.audio import ClockSink
+from mg_live.engine.audio import AdaptiveBuffer, ClockSink
 from mg_live.engine.sampling import SamplingParams
 from mg_live.engine.streaming import SWITCH_INTERVAL_S, StreamingEngine
 import oracle
@@ -100,3 +100,24 @@ def test_a_gap_the_card_made_is_counted_and_logged_as_the_cards(tmp_path):
     log = [json.loads(line) for line in (tmp_path / "take.jsonl").read_text().splitlines()]
     gaps = [r for r in log if "underrun" in r]
     assert len(gaps) == 1 and gaps[0]["card"] is True and abs(gaps[0]["frame"] - heard[0]) <= 1
+
+
+def test_a_new_prompt_takes_effect_with_the_buffer_back_at_its_ceiling(monkeypatch):
+    # the adaptive buffer shrinks within seconds here (it waits 10 s, then gives up 4 ms a second, in a show)
+    monkeypatch.setattr(AdaptiveBuffer, "HOLD_SECONDS", 1.0)
+    monkeypatch.setattr(AdaptiveBuffer, "SHRINK_PER_SECOND", 0.1)
+    sink = ClockSink(32000, 1, buffer_ms=300)
+    engine = StreamingEngine(loading.load("tiny"), "slow ambient pad", SamplingParams(), sink)
+    targets = []  # (changes applied so far, the buffer's target) per chunk
+
+    def on_chunk(e):
+        targets.append((e.steering.applied, sink.target))
+        if e.metrics.frames == 200:
+            e.submit("prompt", "fast drum and bass", source="test")
+
+    engine.run(6.0, on_chunk=on_chunk)
+    assert sink.underruns == 0
+    before = [target for applied, target in targets if applied == 0]
+    after = [target for applied, target in targets if applied == 1]
+    assert min(before[-20:]) < sink.ceiling / 2  # shrunk while nothing happened
+    assert after and after[0] == sink.ceiling  # the frame loop fills the deeper buffer with the new prompt's frames
