@@ -69,7 +69,7 @@ class Chunk(NamedTuple):
     changed: bool  # a change applied
     morphing: bool
     preparing: bool  # a change was being prepared on the preparing thread (text through T5, keys and values)
-    played: float  # seconds of audio played
+    played: float  # seconds of audio written to the sink so far (an underrun's time falls among these)
     target_ms: float  # the adaptive buffer's target
     when: float  # monotonic time it was measured
     active_mb: float  # MLX memory
@@ -164,9 +164,9 @@ def main() -> int:
         when, ms = e.metrics.frame_times.recent[-1]
         codec_cpu = thread_cpu_ms(e.codec._thread)
         chunks.append(Chunk(ms, len(e.generator.contexts) > 1, e.steering.applied != applied[0], e.conditioner.morphing,
-                       bool(e.steering.pending),
-                       e.metrics.samples / rate, e.sink.target / rate * 1000, when, mx.get_active_memory() / 2**20, mx.get_cache_memory() / 2**20,
-                       dispatch[0], codec_cpu - cpu.get("codec", 0.0)))
+                            bool(e.steering.pending), e.metrics.samples / rate, e.sink.target / rate * 1000, when,
+                            mx.get_active_memory() / 2**20, mx.get_cache_memory() / 2**20, dispatch[0],
+                            codec_cpu - cpu.get("codec", 0.0)))
         applied[0] = e.steering.applied
         cpu["engine"], cpu["codec"] = time.thread_time() * 1000, codec_cpu
 

@@ -168,8 +168,11 @@ class AdaptiveBuffer:
         (bench/results-h200.md). Braced when the change takes effect, not when it arrives: the frames that
         fill the deeper buffer are its own, so its latency is unchanged."""
         if self.enabled and self.sink.ring.started and not self.sink.ring.ended:
-            self.sink.target = self.sink.ceiling
-            self.hold_until = time.monotonic() + self.HOLD_SECONDS
+            self._hold(self.sink.ceiling, time.monotonic())
+
+    def _hold(self, target: int, now: float) -> None:
+        self.sink.target = target
+        self.hold_until = now + self.HOLD_SECONDS
 
     def update(self, worst_recent_ms: float) -> None:
         """Once per chunk, from the engine's thread."""
@@ -180,8 +183,7 @@ class AdaptiveBuffer:
             return
         if low < sink.target // 4:
             self.near_misses += 1
-            sink.target = min(sink.ceiling, int(sink.target * 1.5) + self.chunk)
-            self.hold_until = now + self.HOLD_SECONDS
+            self._hold(min(sink.ceiling, int(sink.target * 1.5) + self.chunk), now)
             return
         need = int(1.5 * worst_recent_ms / 1000 * sink.sample_rate) + self.chunk + sink.block
         need = max(self.floor, min(sink.ceiling, need))
