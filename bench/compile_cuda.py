@@ -20,13 +20,15 @@ import _repo  # noqa: F401  (mg_live from this checkout)
 
 from mg_live.engine import cuda_decoder
 
-# (T, B, R, H, HD, F, MAX_LEN, NSPLIT, CROSS): large and medium with guidance, one context (B = 2 rows) and
-# one catching up beside it (2 + 2·k rows); a tiny melody model without guidance
-CONFIGS = [("__half", 2, 4, 32, 64, 8192, 1664, 2, True), ("__half", 6, 4, 32, 64, 8192, 1664, 1, True),
-           ("float", 2, 4, 24, 64, 6144, 1664, 2, True), ("__half", 8, 4, 24, 64, 6144, 1664, 1, True),
-           ("__nv_bfloat16", 1, 2, 4, 16, 256, 100, 33, False)]
+# (T, B, R, H, HD, F, MAX_LEN, NSPLIT, CROSS, QBITS, L): large and medium with guidance, one context (B = 2
+# rows) and one catching up beside it (2 + 2·k rows), medium with 8-bit weights; a tiny melody model
+# without guidance
+CONFIGS = [("__half", 2, 4, 32, 64, 8192, 1664, 2, True, 0, 48), ("__half", 6, 4, 32, 64, 8192, 1664, 1, True, 0, 48),
+           ("float", 2, 4, 24, 64, 6144, 1664, 2, True, 0, 48), ("__half", 8, 4, 24, 64, 6144, 1664, 1, True, 0, 48),
+           ("__half", 2, 4, 24, 64, 6144, 1664, 2, True, 8, 48),
+           ("__nv_bfloat16", 1, 2, 4, 16, 256, 100, 33, False, 0, 2)]
 NAMES = ("B", "R", "H", "HD", "F", "MAX_LEN", "NSPLIT")
-EXTRA = {"cross_kv": ["const Shape cross_kv_shape"], "cross_mask": ["const int cross_mask_ndim"]}  # as MLX adds them
+EXTRA = {"cross": ["const Shape cross_shape"], "cross_mask": ["const int cross_mask_ndim"]}  # as MLX adds them
 
 
 def nvidia_root() -> Path:
@@ -36,17 +38,20 @@ def nvidia_root() -> Path:
 
 
 def source(dtype: str, *values, blocks: int = 132) -> str:
-    *ints, cross = values
+    *ints, cross, qbits, layers = values
     types = {"x": "float", "rows": "int32_t", "barrier": "uint32_t", "cross_mask": "bool"}
-    params = [p for n in cuda_decoder.INPUTS for p in [f"const {types.get(n, dtype)}* {n}"] + EXTRA.get(n, [])]
+    types |= {f"w_{name}": "uint32_t" for name in cuda_decoder.LINEARS if qbits}  # packed quantized weights
+    params = [p for n in cuda_decoder.input_names(layers) for p in [f"const {types.get(n, dtype)}* {n}"]
+              + EXTRA.get(n, [])]
     params += [f"float* {n}" for n in cuda_decoder.OUTPUTS]
-    constants = "".join(f"  constexpr int {n} = {v};\n" for n, v in zip(NAMES + ("NB",), (*ints, blocks)))
+    constants = "".join(f"  constexpr int {n} = {v};\n" for n, v in
+                        zip(NAMES + ("NB", "QBITS", "L"), (*ints, blocks, qbits, layers)))
     return ("#include <cuda_fp16.h>\n#include <cuda_bf16.h>\n#include <cuda/std/array>\n#include <cuda/std/cstdint>\n"
             "using cuda::std::int32_t; using cuda::std::uint32_t; using Shape = cuda::std::array<int32_t, 8>;\n"
             + cuda_decoder.HEADER
-            + "__global__ void musicgen_layer(" + ", ".join(params) + ") {\n"
+            + "__global__ void musicgen_step(" + ", ".join(params) + ") {\n"
             + f"  using T = {dtype};\n{constants}  constexpr bool CROSS = {str(cross).lower()};\n"
-            + cuda_decoder.SOURCE + "}\n")
+            + cuda_decoder.kernel_source(layers) + "}\n")
 
 
 def compile_source(nvrtc, root: Path, text: str) -> tuple[int, str]:

@@ -147,7 +147,7 @@ class Conditioner:
         self.morph_frames = 0
         self.active = self.compose(Blend.of(prompt))
         self.cross, self.cross_mask = self.active.cross, self.active.cross_mask
-        self._from: tuple[mx.array, mx.array] | None = None  # morph: (keys/values, mask) it started from
+        self._from: tuple | None = None  # a morph: what it starts from, its way to the target, its mask (`_morph`)
         self._progress = 0
         self._prefixes: dict[int, object] = {}  # melody models: frames_before → prefix (or its job)
 
@@ -212,7 +212,8 @@ class Conditioner:
         if self.melody_model:
             return
         if self.morph_frames > 0:
-            self._from, self._progress = (self.cross, self.cross_mask), 0
+            self._from = _morph(self.cross, self.cross_mask, composition.cross, composition.cross_mask)
+            self._progress = 0
         else:
             self._from = None
             self.cross, self.cross_mask = composition.cross, composition.cross_mask
@@ -228,15 +229,8 @@ class Conditioner:
             self._from = None
             self.cross, self.cross_mask = target, target_mask
             return True
-        start, start_mask = self._from
-        length = max(start.shape[4], target.shape[4])
-        self.cross = _pad_keys(start, length) + alpha * (_pad_keys(target, length) - _pad_keys(start, length))
-        if start.shape[4] == target.shape[4] and start_mask is None and target_mask is None:
-            self.cross_mask = None
-        else:  # a key counts where either side has one (padding keys are zeros, as in `mix`)
-            rows = start.shape[2]
-            self.cross_mask = mx.logical_or(_valid(start_mask, start.shape[4], length, rows),
-                                            _valid(target_mask, target.shape[4], length, rows))
+        start, step, self.cross_mask = self._from
+        self.cross = start + alpha * step
         return True
 
     @property
@@ -296,6 +290,21 @@ def partial_prefix(model, composition: Composition, melody: Melody | None, frame
                             composition.negative, guided, rows), model.cfg.chroma_length + text)
 
     return work
+
+
+def _morph(start: mx.array, start_mask: mx.array | None, target: mx.array,
+           target_mask: mx.array | None) -> tuple[mx.array, mx.array, mx.array | None]:
+    """What every frame of a morph reads, made once: the keys/values it starts from and their difference to
+    the target (both padded to the longer), and the keys either side holds (padding keys are zeros, as in
+    `mix`; None where neither is masked)."""
+    length = max(start.shape[4], target.shape[4])
+    start_padded = _pad_keys(start, length)
+    mask = None
+    if start.shape[4] != target.shape[4] or start_mask is not None or target_mask is not None:
+        rows = start.shape[2]
+        mask = mx.logical_or(_valid(start_mask, start.shape[4], length, rows),
+                             _valid(target_mask, target.shape[4], length, rows))
+    return start_padded, _pad_keys(target, length) - start_padded, mask
 
 
 def _pad_keys(cross: mx.array, length: int) -> mx.array:

@@ -399,8 +399,9 @@ SOURCE = r"""
   constexpr int COLS_F = (F + WARPS - 1) / WARPS > CMAX ? CMAX : (F + WARPS - 1) / WARPS;
   constexpr int KEYS_STRIDE = MAX_LEN * HD;  // one (b, h) slab of the cache
   // The condition's length and mask are read at run time, so a longer prompt compiles nothing new.
-  const int cond = cross_0_shape[3], cond_rows = cross_0_shape[1];
-  // per layer: its cache and condition keys/values (one array each), then its slice of the stacked weights
+  // cross: every layer's condition keys/values stacked [L, 2, cond_rows, H, cond, HD]
+  const int cond = cross_shape[4], cond_rows = cross_shape[2];
+  // per layer: its cache (an array each), then its slices of the stacked weights and condition
   CACHES
 
   for (int l = 0; l < L; ++l) {
@@ -436,7 +437,8 @@ SOURCE = r"""
       layer_norm<T, B, D>(x_out, ln2_w + l * D, ln2_b + l * D, smem, red);
       matvec<Wt, B, D, COLS_D>(Wt::at(w_q, s_q, b_q, l, D, D), D, smem, [&](int b, int n, float y) { q_buf[b * D + n] = y; });
       grid_barrier(bar);
-      attend<T, B, H, HD, NSPLIT>(q_buf, crosses[l], crosses[l] + (size_t)cond_rows * H * cond * HD, cond,
+      const T* cross_kv = cross + (size_t)l * 2 * cond_rows * H * cond * HD;
+      attend<T, B, H, HD, NSPLIT>(q_buf, cross_kv, cross_kv + (size_t)cond_rows * H * cond * HD, cond,
                                   [&](int b) { return rows[3 * b + 2]; }, [&](int) { return cond; },
                                   cross_mask_ndim == 4 ? cross_mask : nullptr, part, smem);
       grid_barrier(bar);
@@ -484,15 +486,20 @@ def step_blocks() -> int:
 
 @lru_cache(maxsize=8)
 def _kernel(shared: int, layers: int):
-    """The step's kernel for `layers` layers: each layer's cache and condition come as inputs of their own
-    (the frame generator swaps them per context), gathered into arrays the loop indexes."""
+    """The step's kernel for `layers` layers: each layer's cache comes as an input of its own (written in
+    place), gathered into an array the loop indexes; the condition's keys and values come stacked, one
+    input (a morph makes new ones every frame: one array, not one per layer)."""
+    return mx.fast.cuda_kernel(name="musicgen_step", input_names=input_names(layers), output_names=OUTPUTS,
+                               source=kernel_source(layers), header=HEADER, shared_memory=shared)
+
+
+def input_names(layers: int) -> list[str]:
+    return ["x", "rows", "barrier", "cross_mask"] + STACKED + [f"cache_{i}" for i in range(layers)] + ["cross"]
+
+
+def kernel_source(layers: int) -> str:
     caches = ", ".join(f"const_cast<T*>(cache_{i})" for i in range(layers))
-    crosses = ", ".join(f"cross_{i}" for i in range(layers))
-    source = SOURCE.replace("CACHES", f"T* const caches[] = {{{caches}}};\n  const T* const crosses[] = {{{crosses}}};")
-    inputs = (["x", "rows", "barrier", "cross_mask"] + STACKED + [f"cache_{i}" for i in range(layers)]
-              + [f"cross_{i}" for i in range(layers)])
-    return mx.fast.cuda_kernel(name="musicgen_step", input_names=inputs, output_names=OUTPUTS, source=source,
-                               header=HEADER, shared_memory=shared)
+    return SOURCE.replace("CACHES", f"T* const caches[] = {{{caches}}};")
 
 
 @lru_cache(maxsize=8)
@@ -544,12 +551,12 @@ def launch_shape(decoder, batch: int, max_len: int) -> tuple[int, int, int]:
     return blocks, nsplit, 4 * floats
 
 
-def fits(decoder, x: mx.array, cache: list, cross: list | None) -> bool:
+def fits(decoder, x: mx.array, cache: list, cross: mx.array | None) -> bool:
     """Whether this pass runs as fused layers: `usable`, and its shared memory within the device's (one
     row per position and guidance branch: x [batch, positions, D])."""
     max_len = cache[0].shape[3]
     rows = x.shape[0] * x.shape[1]
-    return (usable(decoder, x.dtype) and rows <= MAX_ROWS and (cross is None or cross[0].shape[3] <= max_len)
+    return (usable(decoder, x.dtype) and rows <= MAX_ROWS and (cross is None or cross.shape[4] <= max_len)
             and launch_shape(decoder, rows, max_len)[2] <= device_limits()[1])
 
 
@@ -601,11 +608,12 @@ def _stacked(decoder) -> list[mx.array]:
 _STACKS: dict[int, tuple] = {}  # id(decoder) → (two of its weights, to see it unchanged; the stacks)
 
 
-def layers(decoder, x: mx.array, spans: list, cache: list, cross: list | None,
+def layers(decoder, x: mx.array, spans: list, cache: list, cross: mx.array | None,
            cross_mask: mx.array | None) -> mx.array:
     """All decoder layers for x [batch, T, D], one kernel: the spans' positions side by side, batch × T
     rows, each writing its keys and values into its context's cache rows at its position, in place. The
-    cache holds [2, rows, heads, max_len, head_dim] per layer; `cross` the condition's keys/values per layer."""
+    cache holds [2, rows, heads, max_len, head_dim] per layer; `cross` the condition's keys/values, stacked
+    [layers, 2, rows, heads, length, head_dim]."""
     cfg = decoder.cfg
     batch, length, dim = x.shape
     rows = batch * length
@@ -625,7 +633,7 @@ def layers(decoder, x: mx.array, spans: list, cache: list, cross: list | None,
                       mx.broadcast_to(branch, (batch, length))], axis=-1).reshape(rows, 3).astype(mx.int32)
     barrier, no_mask = _constants(threading.get_ident())
     inputs = ([x.reshape(rows, dim).astype(mx.float32), table, barrier, no_mask if cross_mask is None else cross_mask]
-              + _stacked(decoder) + list(cache) + list(cross if cross is not None else cache))
+              + _stacked(decoder) + list(cache) + [cross if cross is not None else cache[0]])
     h = _kernel(shared, len(decoder.layers))(
         inputs=inputs, template=template, grid=(blocks * THREADS, 1, 1), threadgroup=(THREADS, 1, 1),
         output_shapes=[(rows, dim), (rows, dim), (rows * heads * nsplit * (head_dim + 2),), (rows, ffn)],

@@ -189,9 +189,9 @@ class FrameGenerator:
 
     def set_cross(self, cross: mx.array | None, cross_mask: mx.array | None) -> None:
         """The condition's cross-attention keys/values (stacked: [layers, 2, B, heads, S, head_dim]) and
-        mask. Split per layer here, once per change, not in every step."""
-        self.cross = None if cross is None else [cross[i] for i in range(cross.shape[0])]
-        self.cross_mask = cross_mask
+        mask. Kept stacked: the fused CUDA layers read them as one array, and a morph's new keys and values
+        every frame are then one input of the pass, not one per layer."""
+        self.cross, self.cross_mask = cross, cross_mask
 
     def set_seed(self, seed: int) -> None:
         key = mx.random.key(seed)
