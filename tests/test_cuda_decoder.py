@@ -5,10 +5,6 @@ CUDA only: elsewhere the decoder never takes this path, and these tests say so a
 GPU machine with `python -m pytest tests/test_cuda_decoder.py`.
 """
 
-import os
-
-os.environ.setdefault("MLX_ENABLE_TF32", "0")  # the plain layers' float32 matmuls in float32, not TF32
-
 import mlx.core as mx
 import numpy as np
 import pytest
