@@ -5,6 +5,7 @@ malformed packets), through mg-live's own OSC server. Prints one table row: unde
 
     python bench/soak.py --size tiny --minutes 3                       # a CPU
     python bench/soak.py --size medium --dtype float16 --minutes 8     # a GPU, random weights
+    python bench/soak.py --size medium --minutes 3 --burst-every 20    # and bursts of prompt changes
 """
 
 from __future__ import annotations
@@ -117,6 +118,17 @@ class Driver:
             self.sent += 1
             self.stop.wait(1.0 / self.rng.uniform(*self.rate))
 
+    def bursts(self, every: float) -> None:
+        """Every `every` seconds, four prompt changes 0.1 s apart (a performer flicking through presets;
+        one such burst once outran the buffer)."""
+        rng = random.Random(1)
+        while not self.stop.wait(every):
+            for _ in range(4):
+                self.client.send_message("/mg/prompt", rng.choice(PROMPTS))
+                self.log.append((time.monotonic(), "/mg/prompt (burst)"))
+                self.sent += 1
+                time.sleep(0.1)
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -127,6 +139,12 @@ def main() -> int:
     parser.add_argument("--rate", default="10,30", help="OSC messages per second: low,high (0,0: none, to see what "
                                                          "re-primes alone cost)")
     parser.add_argument("--fixed-buffer", action="store_true", help="the buffer stays at its ceiling (not adaptive)")
+    parser.add_argument("--burst-every", type=float, default=0.0,
+                        help="seconds between bursts of four prompt changes 0.1 s apart (0: none)")
+    parser.add_argument("--no-brace", action="store_true",
+                        help="the buffer does not brace for a new prompt (to see what bracing does)")
+    parser.add_argument("--save", help="where to keep each frame's (time.monotonic(), ms, building a context), a .npy "
+                                       "file (host_noise.py --compare reads it)")
     parser.add_argument("--codec", default="encodec", choices=["encodec", "none"],
                         help="none: a codec that costs nothing, to see what the codec's thread costs the frame loop")
     args = parser.parse_args()
@@ -139,6 +157,8 @@ def main() -> int:
                              adaptive=not args.fixed_buffer)
     if args.codec == "none":
         engine.codec.codec = NullCodec(engine.codec.codec, engine.hop)
+    if args.no_brace:
+        engine.buffer.brace = lambda: None
     registry = Registry()
     controls = Controls(engine, registry, Path("."))
     osc = OscServer(registry, lambda name, value: controls(name, value, "osc"), "127.0.0.1", 0).start()
@@ -177,11 +197,15 @@ def main() -> int:
     engine_thread.start()
     driver_thread = threading.Thread(target=driver.run, daemon=True)
     driver_thread.start()
+    if args.burst_every:
+        threading.Thread(target=driver.bursts, args=(args.burst_every,), daemon=True).start()
     engine_thread.join()
     driver.stop.set()
     driver_thread.join()
     osc.close()
     rss_end = rss_mb()
+    if args.save:
+        np.save(args.save, np.array([(c.when, c.ms, c.building) for c in chunks]))
     times = np.array([c.ms for c in chunks])
     building = np.array([c.ms for c in chunks if c.building])
     quiet = np.array([c.ms for c in chunks  # a re-prime alone: nothing else happening
@@ -208,7 +232,9 @@ def main() -> int:
     print(f"host CPU per frame: engine thread {cpu['engine'] / m.frames:.2f} ms, codec thread "
           f"{cpu['codec'] / m.frames:.2f} ms")
     for name, picked in (("one context", [c for c in chunks if not c.building]),
-                         ("building", [c for c in chunks if c.building])):
+                         ("building", [c for c in chunks if c.building]),
+                         ("morphing", [c for c in chunks if c.morphing]),
+                         ("not morphing", [c for c in chunks if not c.morphing])):
         if picked:
             p = {f: np.array([getattr(c.phases, f) for c in picked]) for f in Phases._fields}
             print(f"dispatching a frame's passes, {name}: " + "; ".join(
