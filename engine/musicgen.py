@@ -158,7 +158,8 @@ class Decoder(nn.Module):
         """x [B, T, D] input embeddings of the spans' positions side by side (positions are added here);
         spans: `Span`s (one per decoder context in this pass); `cache` holds one static
         [2, rows, heads, max_len, head_dim] array per layer, `cross` the per-prompt cross-attention
-        keys/values of every layer stacked, [layers, 2, B, heads, S, head_dim] (None for melody) → (hidden states [B, T, D] before the final norm, new cache)."""
+        keys/values of every layer stacked, [layers, 2, B, heads, S, head_dim] (None for melody) → (hidden
+        states [B, T, D] before the final norm, new cache)."""
         positions = mx.concatenate([span.positions for span in spans]) if len(spans) > 1 else spans[0].positions
         max_len = cache[0].shape[3]
         x = x + sinusoids(max(self.cfg.max_position_embeddings, max_len), self.cfg.hidden_size)[positions].astype(x.dtype)
@@ -166,9 +167,9 @@ class Decoder(nn.Module):
             return cuda_decoder.layers(self, x, spans, cache, cross, cross_mask), cache
         new_cache = []
         # views of each layer's keys/values (an integer index would copy them, every step)
-        per_layer = [None] * len(self.layers) if cross is None else mx.split(cross, len(self.layers))
+        L = len(self.layers)
+        per_layer = [None] * L if cross is None else [c.squeeze(0) for c in mx.split(cross, L)]
         for layer, kv_cache, cross_kv in zip(self.layers, cache, per_layer):
-            cross_kv = None if cross_kv is None else cross_kv.squeeze(0)
             x, kv_cache = layer(x, kv_cache, spans, cross_kv, cross_mask)
             new_cache.append(kv_cache)
         return x, new_cache
