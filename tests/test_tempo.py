@@ -172,9 +172,12 @@ def test_a_midi_clock_at_120_bpm_moves_the_bar_counter(tmp_path):
         server.wait()
     settled = [h for h in heard if h[0] > start + 2.0 and h[0] < start + 6.0]  # after two beats of fitting
     assert len(settled) >= 10, heard
+    # 120 bpm: two beats a second from the first tick. Typically within one frame (20 ms, 0.04 beats); a
+    # wrong phase (a tick or a frame off) moves them all. A single one may be later: the ticks' arrival and
+    # the status message pass through two busy processes' threads on a 2-core machine (CI saw 26 ms once).
+    errors = [abs(beat - (when - start) * 2.0) for when, beat, _, _ in settled]
+    assert np.median(errors) <= 0.04 and max(errors) <= 0.1, errors
     for when, beat, bar, bpm in settled:
-        expected = (when - start) * 2.0  # 120 bpm: two beats a second from the first tick
-        assert abs(beat - expected) <= 0.04, (beat, expected)  # within one frame (20 ms)
         assert bar == int(beat // 4) + 1 and bpm == pytest.approx(120.0, abs=0.5)
     assert max(bar for _, _, bar, _ in settled) >= 3
 
