@@ -30,6 +30,7 @@ import numpy as np
 from pythonosc.udp_client import SimpleUDPClient
 
 import bench
+import host_noise
 from probe_stream import COUNTS, NullCodec, Phases, thread_cpu_ms, time_dispatch
 from mg_live.engine import loading, tiny
 from mg_live.engine.audio import ClockSink
@@ -77,6 +78,7 @@ class Chunk(NamedTuple):
     cached_mb: float
     phases: Phases  # of `ms`, dispatching the decoder's passes (the compiled calls in it, the thread's CPU)
     codec_cpu_ms: float  # the codec thread's CPU time since the chunk before
+    probe_ms: float  # a fixed piece of host work timed on the frame loop's thread right after the chunk
 
 
 class Driver:
@@ -167,6 +169,9 @@ def main() -> int:
     dispatch, cpu = time_dispatch(engine), {}
     rss_start = rss_mb()
     applied = [0]
+    # Is the frame loop's core slow at the moment of a slow frame? host_noise.py's control runs in another
+    # process (another core); this probe runs the same fixed work on the frame loop's own thread, ~0.1 ms.
+    probe_loops = host_noise.calibrate(0.1)
 
     collections = []  # (start, ms, generation) of Python's garbage collections
 
@@ -182,11 +187,11 @@ def main() -> int:
         if e.sink.ring.waiting:  # priming (the first frame warms up the compiled passes): nothing plays yet
             return
         when, ms = e.metrics.frame_times.recent[-1]
-        codec_cpu = thread_cpu_ms(e.codec._thread)
+        codec_cpu, probe = thread_cpu_ms(e.codec._thread), host_noise.timed(probe_loops)
         chunks.append(Chunk(ms, len(e.generator.contexts) > 1, e.steering.applied != applied[0], e.conditioner.morphing,
                             bool(e.steering.pending), e.metrics.samples / rate, e.sink.target / rate * 1000, when,
                             mx.get_active_memory() / 2**20, mx.get_cache_memory() / 2**20, dispatch[0],
-                            codec_cpu - cpu.get("codec", 0.0)))
+                            codec_cpu - cpu.get("codec", 0.0), probe))
         applied[0] = e.steering.applied
         cpu["engine"], cpu["codec"] = time.thread_time() * 1000, codec_cpu
 
@@ -240,12 +245,18 @@ def main() -> int:
             print(f"dispatching a frame's passes, {name}: " + "; ".join(
                 f"{f} median {np.median(v):.2f} / p99 {np.percentile(v, 99):.2f}{'' if f in COUNTS else ' ms'}"
                 for f, v in p.items()))
+    probes = np.array([c.probe_ms for c in chunks])
+    slow = times > np.percentile(times, 99)
+    print(f"the frame loop's probe ({probe_loops} loops of host_noise.work right after each frame): median "
+          f"{np.median(probes):.3f} ms; after the frames above p99, median {np.median(probes[slow]) / np.median(probes):.2f}× "
+          f"and p90 {np.percentile(probes[slow], 90) / np.median(probes):.2f}× its median")
     print("slowest frames: ms (dispatching: wall / controls / compiled calls / evaluating them / the thread's CPU, "
-          "of it in the kernel; page faults, preemptions, moved to another CPU; the codec thread's CPU) at s, "
-          "B building a context, C a change applied, M morphing, P preparing a change:")
+          "of it in the kernel; page faults, preemptions, moved to another CPU; the codec thread's CPU; the probe "
+          "after it against its median) at s, B building a context, C a change applied, M morphing, P preparing a change:")
     print("  " + ", ".join(f"{c.ms:.1f} ({c.phases.dispatch:.1f}/{c.phases.steer:.1f}/{c.phases.graph:.1f}/"
                           f"{c.phases.evaluate:.1f}/{c.phases.cpu:.1f}, {c.phases.system:.1f}; {c.phases.faults}, "
-                          f"{c.phases.preempted}, {c.phases.moved}; {c.codec_cpu_ms:.1f})@{c.played:.1f}"
+                          f"{c.phases.preempted}, {c.phases.moved}; {c.codec_cpu_ms:.1f}; "
+                          f"{c.probe_ms / np.median(probes):.1f}×)@{c.played:.1f}"
                           f"{'B' if c.building else ''}{'C' if c.changed else ''}{'M' if c.morphing else ''}"
                           f"{'P' if c.preparing else ''}"
                           for c in sorted(chunks, reverse=True)[:16]))
