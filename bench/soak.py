@@ -217,7 +217,7 @@ def main() -> int:
                       if c.building and not (c.changed or c.morphing or c.preparing)])
     m = engine.metrics
     print(f"device: MLX {mx.__version__} {mx.default_device()}; {args.size} {dtype}, {m.samples / rate / 60:.1f} min played, "
-          f"buffer ceiling {args.buffer_ms:g} ms, {driver.sent} OSC messages "
+          f"buffer ceiling {args.buffer_ms:g} ms ({engine.buffer.near_misses} near misses), {driver.sent} OSC messages "
           f"({', '.join(f'{k} {v}' for k, v in registry.errors.items()) or 'none refused'})", file=sys.stderr)
     print("| model | dtype | minutes | OSC msgs | underruns | median frame ms | p99 frame ms | worst frame ms "
           "| worst while building a context ms | re-primes | RSS start → end MB | RTF |")

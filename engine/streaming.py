@@ -490,8 +490,9 @@ class StreamingEngine:
 
     # --- the frame loop -----------------------------------------------------------------------------
 
-    # Chunks the codec may hold before the frame loop waits for the oldest: with two, the loop never waits
-    # on the chunk it has just handed over, so neither side idles while the other works.
+    # Chunks the codec may hold before the frame loop waits for the oldest: with two, a loop making frames
+    # back to back (catching up) never waits on the chunk it has just handed over, so neither side idles
+    # while the other works. A loop that is about to wait for room takes them all.
     CODEC_LAG = 2
 
     def run(self, seconds: float | None = None, on_chunk=None, keep_open: bool = False) -> None:
@@ -499,7 +500,7 @@ class StreamingEngine:
         and close, or with `keep_open` stay ready for another `run` that goes on from there."""
         target = None if seconds is None else round(seconds * self.sink.sample_rate)
         codec = self.codec
-        with_codec = lambda: max(0, codec.in_flight - 1) * self.chunk_frames * self.hop  # noqa: E731
+        with_codec = lambda: codec.in_flight * self.chunk_frames * self.hop  # noqa: E731
         gc.collect()
         gc.freeze()  # what start-up made is never collected again: collections stay short while playing
         switch_interval = sys.getswitchinterval()
@@ -517,9 +518,12 @@ class StreamingEngine:
             while not self.stop_event.is_set():
                 if target is not None and codec.samples_after(codec.frames) >= target:
                     break
-                if not self.paused:  # the chunks with the codec count as buffered, all but one (as ever)
+                if not self.paused:  # the chunks with the codec count as buffered: they are moments away
                     if not self.sink.has_room(ahead=with_codec()):
-                        self._emit_from_codec(1, target)  # about to wait anyway: let the sink have them first
+                        # About to wait anyway: every chunk goes to the sink first, the one just made too.
+                        # Left with the codec until the next frame was made, it could not help that frame
+                        # if it ran late, and it added a chunk (20 ms) to every control's latency.
+                        self._emit_from_codec(0, target)
                     self.sink.wait_for_room(self.stop_event, ahead=with_codec())
                 self.steering.at_boundary()  # after the wait: a change made during it applies at once
                 if self.paused:

@@ -121,3 +121,22 @@ def test_a_new_prompt_takes_effect_with_the_buffer_back_at_its_ceiling(monkeypat
     after = [target for applied, target in targets if applied == 1]
     assert min(before[-20:]) < sink.ceiling / 2  # shrunk while nothing happened
     assert after and after[0] == sink.ceiling  # the frame loop fills the deeper buffer with the new prompt's frames
+
+
+def test_the_frame_loop_waits_for_room_with_every_chunk_in_the_sink():
+    """Before the frame loop waits for room, the codec hands over every chunk, the one just made too. A
+    chunk left with it while the loop waits could not help the next frame if that one ran late, and would
+    be heard a chunk later: every control would answer 20 ms later."""
+    waits = []  # chunks still with the codec each time the loop had to wait
+
+    class Watched(ClockSink):
+        def wait_for_room(self, stop, ahead=0):
+            if not self.has_room(ahead):
+                waits.append(engine.codec.in_flight)
+            super().wait_for_room(stop, ahead)
+
+    sink = Watched(32000, 1, buffer_ms=100)
+    engine = StreamingEngine(loading.load("tiny"), "slow ambient pad", SamplingParams(), sink)
+    engine.run(3.0)
+    assert sink.underruns == 0
+    assert len(waits) > 50 and set(waits) == {0}
