@@ -1,5 +1,6 @@
 """The codec beside the decoder: chunk N becomes audio on its own thread (and MLX stream) while the frame
-loop makes chunk N + 1, so a frame costs the slower of the two, not their sum.
+loop makes chunk N + 1, so a frame costs the slower of the two, not their sum. (That matters when frames
+are made back to back; a frame loop about to wait for room first takes every chunk, the newest too.)
 
 A streaming codec call is small, so on a GPU backend its cost is the host's: building and dispatching its
 operations (~1 ms on MLX-CUDA), then waiting for them. Run inline, that came on top of every decoder step

@@ -2,8 +2,8 @@
 straight into a sink's ring buffer, every frame on time.
 
 Three parts, each readable on its own:
-- `StreamingEngine.run`: the frame loop — wait for room, make a chunk of frames, hand it to the codec's
-  thread (codec_thread.py), write the audio of the chunks before it to the sink, measure how long it took;
+- `StreamingEngine.run`: the frame loop — wait for room (with every chunk made so far in the sink), make
+  a chunk of frames, hand it to the codec's thread (codec_thread.py), measure how long it took;
 - `Steering`: the controls — each parameter's setter (named by the registry), applied at frame boundaries;
   what needs preparing (text through T5, a file) is prepared off the frame path and applies when ready;
   glides, morphs, the event log, replay;
