@@ -51,7 +51,7 @@ def parse_args(argv):
                                                     "--record, else scenes.toml in --session-dir)")
     parser.add_argument("--chunk-frames", type=int, default=1, choices=range(1, 17), metavar="1-16",
                         help="frames (20 ms each) decoded to audio per codec call: 1 answers controls soonest; "
-                             "4 spends a third as much time in the codec per frame, and controls answer ~100 ms later")
+                             "4 spends a third as much time in the codec per frame, and controls answer over 100 ms later")
     parser.add_argument("--record", type=Path, help="record to this .wav/.flac as it plays")
     parser.add_argument("--record-rate", type=int, help="write --record at this rate (default: the model's, "
                                                           "e.g. 32000; 48000 for a DAW session)")
