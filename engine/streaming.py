@@ -521,8 +521,8 @@ class StreamingEngine:
                 if not self.paused:  # the chunks with the codec count as buffered: they are moments away
                     if not self.sink.has_room(ahead=with_codec()):
                         # About to wait anyway: every chunk goes to the sink first, the one just made too.
-                        # Left with the codec until the next frame was made, it could not help that frame
-                        # if it ran late, and it added a chunk (20 ms) to every control's latency.
+                        # Left with the codec until the next frame is made, it could not help that frame
+                        # if it ran late, and it would add a chunk (20 ms) to every control's latency.
                         self._emit_from_codec(0, target)
                     self.sink.wait_for_room(self.stop_event, ahead=with_codec())
                 self.steering.at_boundary()  # after the wait: a change made during it applies at once
