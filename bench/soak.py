@@ -246,17 +246,17 @@ def main() -> int:
                 f"{f} median {np.median(v):.2f} / p99 {np.percentile(v, 99):.2f}{'' if f in COUNTS else ' ms'}"
                 for f, v in p.items()))
     probes = np.array([c.probe_ms for c in chunks])
-    slow = times > np.percentile(times, 99)
+    probe_median, slow = np.median(probes), times > np.percentile(times, 99)
     print(f"the frame loop's probe ({probe_loops} loops of host_noise.work right after each frame): median "
-          f"{np.median(probes):.3f} ms; after the frames above p99, median {np.median(probes[slow]) / np.median(probes):.2f}× "
-          f"and p90 {np.percentile(probes[slow], 90) / np.median(probes):.2f}× its median")
+          f"{probe_median:.3f} ms; after the frames above p99, median {np.median(probes[slow]) / probe_median:.2f}× "
+          f"and p90 {np.percentile(probes[slow], 90) / probe_median:.2f}× its median")
     print("slowest frames: ms (dispatching: wall / controls / compiled calls / evaluating them / the thread's CPU, "
           "of it in the kernel; page faults, preemptions, moved to another CPU; the codec thread's CPU; the probe "
           "after it against its median) at s, B building a context, C a change applied, M morphing, P preparing a change:")
     print("  " + ", ".join(f"{c.ms:.1f} ({c.phases.dispatch:.1f}/{c.phases.steer:.1f}/{c.phases.graph:.1f}/"
                           f"{c.phases.evaluate:.1f}/{c.phases.cpu:.1f}, {c.phases.system:.1f}; {c.phases.faults}, "
                           f"{c.phases.preempted}, {c.phases.moved}; {c.codec_cpu_ms:.1f}; "
-                          f"{c.probe_ms / np.median(probes):.1f}×)@{c.played:.1f}"
+                          f"{c.probe_ms / probe_median:.1f}×)@{c.played:.1f}"
                           f"{'B' if c.building else ''}{'C' if c.changed else ''}{'M' if c.morphing else ''}"
                           f"{'P' if c.preparing else ''}"
                           for c in sorted(chunks, reverse=True)[:16]))
